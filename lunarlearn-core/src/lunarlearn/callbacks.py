@@ -1,0 +1,209 @@
+"""Callbacks: objects whose ``lunarlearn_*`` methods are hook implementations.
+
+A callback implements any of the hooks in :mod:`lunarlearn.hookspecs`, taking
+only the keyword arguments it needs. The built-in callbacks below are
+registered by entry point like third-party ones, so configs name them.
+"""
+
+import math
+import warnings
+
+import numpy as np
+
+from lunarlearn.errors import ConfigError, LunarLearnWarning
+
+
+class GradientWarning(LunarLearnWarning):
+    """Gradients grew too large or shrank towards zero during training."""
+
+
+class Callback:
+    """Optional base class; subclasses define the ``lunarlearn_*`` hooks they use."""
+
+
+def _mode_for(monitor, mode):
+    if mode not in ("auto", "min", "max"):
+        raise ConfigError(f"invalid mode {mode!r}; expected 'auto', 'min' or 'max'")
+    if mode == "auto":
+        return "max" if "acc" in monitor else "min"
+    return mode
+
+
+class _Monitor(Callback):
+    """Tracks the best value of one figure of the epoch logs."""
+
+    def __init__(self, monitor, mode, min_delta):
+        self.monitor = monitor
+        self.mode = _mode_for(monitor, mode)
+        self.min_delta = abs(float(min_delta))
+        self.best = math.inf if self.mode == "min" else -math.inf
+
+    def _improved(self, logs):
+        if self.monitor not in logs:
+            raise ConfigError(
+                f"{type(self).__name__} monitors {self.monitor!r}, which the epoch "
+                f"figures lack; available: {', '.join(sorted(logs))}"
+            )
+        value = float(logs[self.monitor])
+        if self.mode == "min":
+            better = value < self.best - self.min_delta
+        else:
+            better = value > self.best + self.min_delta
+        if better:
+            self.best = value
+        return better
+
+
+class EarlyStopping(_Monitor):
+    """Stop training when ``monitor`` has not improved for ``patience`` epochs.
+
+    With ``restore_best_weights`` the model gets back the weights of its best
+    epoch when training stops.
+    """
+
+    def __init__(
+        self,
+        monitor="val_loss",
+        patience=3,
+        min_delta=0.0,
+        mode="auto",
+        restore_best_weights=False,
+    ):
+        super().__init__(monitor, mode, min_delta)
+        if int(patience) < 0:
+            raise ConfigError(
+                f"invalid patience {patience!r}; expected an integer >= 0"
+            )
+        self.patience = int(patience)
+        self.restore_best_weights = restore_best_weights
+        self.wait = 0
+        self.stopped_epoch = None
+        self._best_state = None
+
+    def lunarlearn_train_begin(self, trainer):
+        self.wait = 0
+        self.best = math.inf if self.mode == "min" else -math.inf
+
+    def lunarlearn_epoch_end(self, trainer, epoch, logs):
+        if self._improved(logs):
+            self.wait = 0
+            if self.restore_best_weights:
+                self._best_state = {
+                    k: v.copy() for k, v in trainer.model.state_dict().items()
+                }
+            return
+        self.wait += 1
+        if self.wait > self.patience:
+            self.stopped_epoch = epoch
+            trainer.stop_training = True
+            if self._best_state is not None:
+                trainer.model.load_state_dict(self._best_state)
+
+
+class ModelCheckpoint(_Monitor):
+    """Save a checkpoint into ``<out>/<directory>`` whenever ``monitor`` improves.
+
+    With ``save_best_only=False`` it saves after every epoch.
+    """
+
+    def __init__(
+        self,
+        directory="best",
+        monitor="val_loss",
+        mode="auto",
+        save_best_only=True,
+        min_delta=0.0,
+    ):
+        super().__init__(monitor, mode, min_delta)
+        self.directory = directory
+        self.save_best_only = save_best_only
+        self.saved_epochs = []
+
+    def lunarlearn_epoch_end(self, trainer, epoch, logs):
+        improved = self._improved(logs)
+        if improved or not self.save_best_only:
+            if trainer.out is None:
+                raise ConfigError(
+                    "ModelCheckpoint needs the trainer's output directory"
+                )
+            trainer.save_checkpoint(trainer.out / self.directory, epoch=epoch + 1)
+            self.saved_epochs.append(epoch)
+
+
+class GradientMonitor(Callback):
+    """Warn when the global gradient norm explodes or vanishes; log its mean.
+
+    After every training step it computes the L2 norm over all gradients.
+    Above ``max_norm``, or non-finite, it warns that gradients explode; below
+    ``min_norm`` that they vanish. Each kind of warning is given once per
+    epoch. The epoch's mean norm is added to the logs as ``grad_norm``.
+    """
+
+    def __init__(self, max_norm=1e3, min_norm=1e-7):
+        if not 0 <= min_norm < max_norm:
+            raise ConfigError(
+                f"invalid norms: min_norm={min_norm!r}, max_norm={max_norm!r}; "
+                "expected 0 <= min_norm < max_norm"
+            )
+        self.max_norm = float(max_norm)
+        self.min_norm = float(min_norm)
+
+    def lunarlearn_epoch_begin(self, trainer, epoch):
+        self._norms = []
+        self._warned = set()
+
+    def lunarlearn_batch_end(self, trainer, batch, logs):
+        total = 0.0
+        for param in trainer.model.parameters():
+            if param.grad is not None:
+                flat = param.grad.reshape(-1)
+                total += float(flat @ flat)
+        norm = math.sqrt(total)
+        self._norms.append(norm)
+        if not math.isfinite(norm) or norm > self.max_norm:
+            self._warn(
+                trainer,
+                "explode",
+                f"gradient norm {norm:.3g} exceeds {self.max_norm:g}; "
+                "lower the learning rate or clip gradients",
+            )
+        elif norm < self.min_norm:
+            self._warn(
+                trainer,
+                "vanish",
+                f"gradient norm {norm:.3g} is below {self.min_norm:g}; "
+                "check the initialisation, activations and learning rate",
+            )
+
+    def _warn(self, trainer, kind, message):
+        if kind in self._warned:
+            return
+        self._warned.add(kind)
+        warnings.warn(
+            f"gradients {kind} at epoch {trainer.epoch + 1}: {message}",
+            GradientWarning,
+            stacklevel=2,
+        )
+
+    def lunarlearn_epoch_end(self, trainer, epoch, logs):
+        if self._norms:
+            logs["grad_norm"] = float(np.mean(self._norms))
+
+
+class LambdaCallback(Callback):
+    """Wrap plain functions as hooks: ``LambdaCallback(epoch_end=fn)``.
+
+    Each keyword is a hook name without the ``lunarlearn_`` prefix; the
+    function gets the hook's keyword arguments.
+    """
+
+    def __init__(self, **hooks):
+        from lunarlearn import hookspecs
+
+        for name, function in hooks.items():
+            hook_name = f"lunarlearn_{name}"
+            if not hasattr(hookspecs, hook_name):
+                raise ConfigError(f"LambdaCallback: unknown hook {name!r}")
+            if not callable(function):
+                raise ConfigError(f"LambdaCallback: {name} must be callable")
+            setattr(self, hook_name, function)

@@ -1,0 +1,202 @@
+"""Run configs: TOML files or dicts of component names and plain values.
+
+Example::
+
+    seed = 0
+    epochs = 5
+    loss = "cross_entropy"
+    metrics = ["accuracy"]
+    optimizer = { type = "adamw", lr = 1e-3 }
+
+    [model]
+    layers = [{ type = "dense", units = 10 }]
+
+    [data]
+    dataset = "digits"
+    batch_size = 32
+    validation_split = 0.2
+"""
+
+import copy
+import difflib
+import sys
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+from lunarlearn.errors import ConfigError
+
+#: Accepted keys at the top level and in each section, with their meaning.
+SCHEMA = {
+    "": {
+        "model": "the model: input_shape and layers",
+        "loss": "loss name or {type = ..., options}",
+        "optimizer": "optimizer name or {type = ..., options}",
+        "metrics": "list of metric names or configs",
+        "data": "dataset and batching",
+        "epochs": "number of epochs",
+        "seed": "seed of initialisation, dropout and shuffling",
+        "out": "output directory of the run",
+        "callbacks": "list of callback names or configs",
+        "plot": "visualizer name or config that plots the history, or false",
+        "progress": "progress bar: true, false or 'auto' (when a terminal is attached)",
+        "gradient_monitor": "warn on exploding or vanishing gradients (true/false)",
+    },
+    "model": {
+        "input_shape": "shape of one sample, batch axis excluded",
+        "layers": "list of layer configs",
+    },
+    "data": {
+        "dataset": "dataset name",
+        "options": "dataset options",
+        "batch_size": "batch size",
+        "validation_split": "fraction held out for validation, from the end",
+        "split_shuffle": "hold out a seeded random sample instead of the last ones",
+        "shuffle": "shuffle the training samples each epoch",
+        "drop_last": "drop the last incomplete batch",
+    },
+}
+
+DEFAULTS = {
+    "epochs": 1,
+    "seed": 0,
+    "metrics": [],
+    "callbacks": [],
+    "plot": "history",
+    "progress": "auto",
+    "gradient_monitor": True,
+    "data": {
+        "batch_size": 32,
+        "validation_split": 0.0,
+        "split_shuffle": False,
+        "shuffle": True,
+        "drop_last": False,
+    },
+}
+
+REQUIRED = {
+    "": ["model", "loss", "optimizer", "data"],
+    "model": ["layers"],
+    "data": ["dataset"],
+}
+
+
+def load_config(source):
+    """Read a config from a TOML file path or copy a dict."""
+    if isinstance(source, dict):
+        return copy.deepcopy(source)
+    path = Path(source)
+    try:
+        with open(path, "rb") as file:
+            return tomllib.load(file)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+
+
+def _parse_value(text):
+    try:
+        return tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_overrides(config, assignments):
+    """Apply ``key=value`` strings; dotted keys reach into sections.
+
+    Values are parsed as TOML (``0.01``, ``true``, ``[1, 2]``) and taken as
+    strings otherwise.
+    """
+    for assignment in assignments:
+        key, sep, text = assignment.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"invalid --set {assignment!r}; expected key=value")
+        *parents, leaf = key.strip().split(".")
+        node = config
+        for part in parents:
+            child = node.get(part)
+            if isinstance(child, str):
+                child = {"type": child}
+            elif child is None:
+                child = {}
+            elif not isinstance(child, dict):
+                raise ConfigError(f"--set {key}: {part!r} is not a section")
+            node[part] = child
+            node = child
+        node[leaf] = _parse_value(text.strip())
+    return config
+
+
+def _check_keys(section, values):
+    if not isinstance(values, dict):
+        where = f"[{section}]" if section else "the config"
+        raise ConfigError(f"{where} must be a table of keys, got {values!r}")
+    accepted = SCHEMA[section]
+    for key in values:
+        if key not in accepted:
+            where = f"in [{section}]" if section else "at the top level"
+            close = difflib.get_close_matches(key, accepted, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(
+                f"unknown config key {key!r} {where}; {hint}"
+                f"accepted: {', '.join(accepted)}"
+            )
+    for key in REQUIRED.get(section, []):
+        if key not in values:
+            where = f"[{section}]" if section else "the config"
+            raise ConfigError(f"{where} is missing the required key {key!r}")
+
+
+def validate(config):
+    """Check keys and fill defaults; returns the completed config."""
+    _check_keys("", config)
+    _check_keys("model", config["model"])
+    _check_keys("data", config["data"])
+    for key, value in DEFAULTS.items():
+        if isinstance(value, dict):
+            for inner, default in value.items():
+                config[key].setdefault(inner, default)
+        else:
+            config.setdefault(key, copy.deepcopy(value))
+
+    epochs = config["epochs"]
+    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
+        raise ConfigError(f"invalid epochs {epochs!r}; expected an integer >= 1")
+    data = config["data"]
+    batch_size = data["batch_size"]
+    if (
+        not isinstance(batch_size, int)
+        or isinstance(batch_size, bool)
+        or batch_size < 1
+    ):
+        raise ConfigError(
+            f"invalid data.batch_size {batch_size!r}; expected an integer >= 1"
+        )
+    split = data["validation_split"]
+    if not isinstance(split, int | float) or not 0 <= split < 1:
+        raise ConfigError(
+            f"invalid data.validation_split {split!r}; expected a number in [0, 1)"
+        )
+    layers = config["model"]["layers"]
+    if not isinstance(layers, list) or not layers:
+        raise ConfigError("model.layers must be a non-empty list of layer configs")
+    shape = config["model"].get("input_shape")
+    if shape is not None and (
+        not isinstance(shape, list)
+        or not all(isinstance(s, int) and s > 0 for s in shape)
+    ):
+        raise ConfigError(
+            f"invalid model.input_shape {shape!r}; expected a list of positive integers"
+        )
+    for key in ("metrics", "callbacks"):
+        if not isinstance(config[key], list):
+            raise ConfigError(f"{key} must be a list, got {config[key]!r}")
+    if config["progress"] not in (True, False, "auto"):
+        raise ConfigError(
+            f"invalid progress {config['progress']!r}; expected true, false or 'auto'"
+        )
+    return config

@@ -1,0 +1,394 @@
+"""The Trainer: a training loop driven by hooks, built from objects or a config."""
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from lunarlearn import backend, checkpoint, registry
+from lunarlearn.autograd import no_grad
+from lunarlearn.callbacks import GradientMonitor
+from lunarlearn.config import apply_overrides, load_config, validate
+from lunarlearn.errors import ConfigError, ShapeError
+from lunarlearn.history import History
+from lunarlearn.nn import Sequential
+from lunarlearn.plugins import PluginManager, get_plugin_manager
+from lunarlearn.tensor import Tensor
+
+
+class Trainer:
+    """Fit a model with a loss, an optimizer, metrics and callbacks.
+
+    :param model: a Module.
+    :param loss: a callable ``loss(output, target) -> scalar Tensor``.
+    :param optimizer: an :class:`~lunarlearn.optim.Optimizer` over the model's
+        parameters.
+    :param metrics: :class:`~lunarlearn.metrics.Metric` instances.
+    :param callbacks: objects implementing ``lunarlearn_*`` hooks. The
+        plugins installed in the ``lunarlearn.plugins`` group take part too.
+    :param out: directory for the history, checkpoints and plots, or None.
+    :param progress: True, False, or "auto" to show progress bars only when
+        standard error is a terminal. Without bars, one line per epoch is
+        printed.
+    """
+
+    def __init__(
+        self,
+        model,
+        loss,
+        optimizer,
+        metrics=(),
+        callbacks=(),
+        *,
+        out=None,
+        progress="auto",
+        config=None,
+    ):
+        self.model = model
+        self.loss = loss
+        self.optimizer = optimizer
+        self.metrics = list(metrics)
+        self.callbacks = list(callbacks)
+        self.out = Path(out) if out is not None else None
+        self.progress = progress
+        self.config = config
+        self.history = History()
+        self.epoch = 0
+        self.stop_training = False
+        self.train_data = None
+        self.val_data = None
+        self.hooks = PluginManager()
+        for name, plugin in get_plugin_manager().list_name_plugin():
+            if plugin is not None:
+                self.hooks.register(plugin, name=name)
+        for callback in self.callbacks:
+            self.hooks.register(callback)
+
+    # Building from a config ---------------------------------------------------
+
+    @classmethod
+    def from_config(cls, source, overrides=(), out=None):
+        """Build the model, data, loss, optimizer and callbacks that a config names.
+
+        ``source`` is a TOML path or a dict; ``overrides`` are ``key=value``
+        strings; ``out`` replaces the config's output directory.
+        """
+        config = apply_overrides(load_config(source), overrides)
+        config = validate(config)
+        if out is not None:
+            config["out"] = str(out)
+        elif "out" not in config:
+            stem = Path(source).stem if not isinstance(source, dict) else "run"
+            config["out"] = str(Path("runs") / stem)
+        backend.manual_seed(config["seed"])
+
+        train_data, val_data, dataset = _build_data(config)
+        model = build_model(config, dataset)
+        _check_labels(config, model, dataset)
+        loss = registry.create("losses", config["loss"])
+        optimizer = registry.create(
+            "optimizers", config["optimizer"], model.parameters()
+        )
+        metrics = [registry.create("metrics", spec) for spec in config["metrics"]]
+        callbacks = [registry.create("callbacks", spec) for spec in config["callbacks"]]
+        if config["gradient_monitor"]:
+            callbacks.append(GradientMonitor())
+        trainer = cls(
+            model,
+            loss,
+            optimizer,
+            metrics,
+            callbacks,
+            out=config["out"],
+            progress=config["progress"],
+            config=config,
+        )
+        trainer.train_data, trainer.val_data = train_data, val_data
+        return trainer
+
+    def run(self):
+        """Train as configured, then save the checkpoint and the plot.
+
+        Returns the history. The history is saved after every epoch, and also
+        when training fails.
+        """
+        if self.config is None:
+            raise ConfigError("run() needs a Trainer built with Trainer.from_config()")
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / "config.json").write_text(json.dumps(self.config, indent=2) + "\n")
+        history = self.fit(self.train_data, self.val_data, epochs=self.config["epochs"])
+        self.save_checkpoint(self.out / "checkpoint", epoch=self.epoch)
+        self.plot()
+        return history
+
+    def plot(self):
+        """Plot the history with the configured visualizer; return the PNG path."""
+        spec = self.config.get("plot") if self.config else "history"
+        if not spec or self.out is None:
+            return None
+        if not registry.names("visualizers"):
+            print("lunarlearn-viz is not installed; skipping the plot", file=sys.stderr)
+            return None
+        visualizer = registry.create("visualizers", spec)
+        return visualizer.save(self.history.to_dict(), self.out / "history.png")
+
+    # Training ------------------------------------------------------------------
+
+    def fit(self, train_data, val_data=None, epochs=1):
+        """Train for ``epochs`` epochs over ``train_data``, which yields (x, y) batches.
+
+        Returns the :class:`~lunarlearn.history.History`.
+        """
+        hook = self.hooks.hook
+        self.stop_training = False
+        hook.lunarlearn_train_begin(trainer=self)
+        try:
+            for epoch in range(epochs):
+                self.epoch = epoch
+                hook.lunarlearn_epoch_begin(trainer=self, epoch=epoch)
+                started = time.perf_counter()
+                logs = self._train_epoch(train_data, epoch, epochs)
+                if val_data is not None:
+                    val_logs = self.evaluate(val_data, prefix="val_")
+                    hook.lunarlearn_validation_end(
+                        trainer=self, epoch=epoch, logs=val_logs
+                    )
+                    logs.update(val_logs)
+                logs["epoch_time"] = time.perf_counter() - started
+                logs["lr"] = float(self.optimizer.lr)
+                hook.lunarlearn_epoch_end(trainer=self, epoch=epoch, logs=logs)
+                self.history.append(logs)
+                self._report_epoch(epoch, epochs, logs)
+                if self.out is not None:
+                    self.history.save(self.out)
+                if self.stop_training:
+                    break
+        except BaseException as error:
+            hook.lunarlearn_exception(trainer=self, error=error)
+            if self.out is not None and self.history.epochs:
+                self.history.save(self.out)
+            raise
+        hook.lunarlearn_train_end(trainer=self, history=self.history)
+        return self.history
+
+    def _show_bars(self):
+        if self.progress == "auto":
+            return sys.stderr.isatty()
+        return bool(self.progress)
+
+    def _train_epoch(self, data, epoch, epochs):
+        hook = self.hooks.hook
+        model, loss_fn, optimizer = self.model, self.loss, self.optimizer
+        model.train()
+        for metric in self.metrics:
+            metric.reset()
+        total_loss = 0.0
+        count = 0
+        bar = tqdm(
+            total=len(data) if hasattr(data, "__len__") else None,
+            desc=f"Epoch {epoch + 1}/{epochs}",
+            unit="batch",
+            disable=not self._show_bars(),
+            leave=True,
+            dynamic_ncols=True,
+        )
+        with bar:
+            for batch, (x, y) in enumerate(data):
+                hook.lunarlearn_batch_begin(trainer=self, batch=batch)
+                step_started = time.perf_counter()
+                output = model(_as_input(x))
+                loss = loss_fn(output, y)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+
+                size = len(x)
+                value = loss.item()
+                if not math.isfinite(value):
+                    raise FloatingPointError(
+                        f"loss became {value} at epoch {epoch + 1}, batch {batch + 1}; "
+                        "lower the learning rate or check the data"
+                    )
+                total_loss += value * size
+                count += size
+                for metric in self.metrics:
+                    metric.update(output.data, y)
+                logs = {"loss": total_loss / count}
+                for metric in self.metrics:
+                    logs[metric.name] = metric.result()
+                hook.lunarlearn_batch_end(trainer=self, batch=batch, logs=logs)
+                if not bar.disable:
+                    step_ms = (time.perf_counter() - step_started) * 1e3
+                    bar.set_postfix(
+                        {k: f"{v:.4f}" for k, v in logs.items()}
+                        | {"step": f"{step_ms:.1f}ms"},
+                        refresh=False,
+                    )
+                    bar.update()
+        if count == 0:
+            raise ConfigError(
+                "the training data produced no batch; check batch_size and drop_last"
+            )
+        return logs
+
+    def evaluate(self, data, prefix=""):
+        """Return the mean loss and the metrics over ``data`` in evaluation mode."""
+        model = self.model
+        was_training = model.training
+        model.eval()
+        for metric in self.metrics:
+            metric.reset()
+        total_loss = 0.0
+        count = 0
+        try:
+            with no_grad():
+                for x, y in data:
+                    output = model(_as_input(x))
+                    total_loss += self.loss(output, y).item() * len(x)
+                    count += len(x)
+                    for metric in self.metrics:
+                        metric.update(output.data, y)
+        finally:
+            model.train(was_training)
+        if count == 0:
+            raise ConfigError("the evaluation data produced no batch")
+        logs = {f"{prefix}loss": total_loss / count}
+        for metric in self.metrics:
+            logs[f"{prefix}{metric.name}"] = metric.result()
+        return logs
+
+    def _report_epoch(self, epoch, epochs, logs):
+        figures = " - ".join(
+            f"{name}: {value:.4f}"
+            for name, value in logs.items()
+            if name not in ("epoch_time", "lr")
+        )
+        print(
+            f"Epoch {epoch + 1}/{epochs} - {logs['epoch_time']:.2f}s - {figures}",
+            flush=True,
+        )
+
+    # Checkpoints ------------------------------------------------------------------
+
+    def save_checkpoint(self, path, **state):
+        """Write the model, optimizer, config and ``state`` into directory ``path``."""
+        state = {"history": self.history.to_dict(), **state}
+        self.hooks.hook.lunarlearn_checkpoint_save(
+            trainer=self, path=Path(path), state=state
+        )
+        state["history"] = {
+            k: [None if math.isnan(v) else v for v in values]
+            for k, values in state["history"].items()
+        }
+        return checkpoint.save_checkpoint(
+            path, self.model, self.config, optimizer=self.optimizer, state=state
+        )
+
+    @classmethod
+    def from_checkpoint(cls, path, overrides=()):
+        """Rebuild a configured Trainer and load the weights saved at ``path``."""
+        saved = checkpoint.load_checkpoint(path)
+        if not saved.config:
+            raise ConfigError(f"{saved.path} holds no config to rebuild the run from")
+        trainer = cls.from_config(
+            saved.config, overrides=overrides, out=saved.config["out"]
+        )
+        trainer.model.load_state_dict(saved.weights)
+        if saved.optimizer is not None:
+            trainer.optimizer.load_state_dict(saved.optimizer)
+        trainer.hooks.hook.lunarlearn_checkpoint_load(
+            trainer=trainer, path=saved.path, state=saved.state
+        )
+        return trainer
+
+
+def _as_input(x):
+    if isinstance(x, Tensor):
+        return x
+    return Tensor._make(x, False, None) if x.dtype == np.float32 else Tensor(x)
+
+
+def _build_data(config):
+    try:
+        import lunarlearn_data
+    except ImportError:
+        raise ConfigError(
+            "the [data] section needs lunarlearn-data; install it with "
+            "pip install 'lunarlearn[data]'"
+        ) from None
+    data = config["data"]
+    options = dict(data.get("options") or {})
+    dataset = registry.create("datasets", {"type": data["dataset"], **options})
+    split = data["validation_split"]
+    if split and data["split_shuffle"]:
+        order = np.random.default_rng(config["seed"]).permutation(len(dataset))
+        dataset = lunarlearn_data.Subset(dataset, order)
+    if split:
+        train, val = lunarlearn_data.split_tail(dataset, split)
+    else:
+        train, val = dataset, None
+    train_loader = lunarlearn_data.DataLoader(
+        train,
+        batch_size=data["batch_size"],
+        shuffle=data["shuffle"],
+        drop_last=data["drop_last"],
+        seed=config["seed"],
+    )
+    val_loader = None
+    if val is not None:
+        val_loader = lunarlearn_data.DataLoader(val, batch_size=data["batch_size"])
+    return train_loader, val_loader, dataset
+
+
+def build_model(config, dataset=None):
+    """Build the config's Sequential model and its lazy layers."""
+    model_config = config["model"]
+    input_shape = model_config.get("input_shape")
+    sample_shape = getattr(dataset, "sample_shape", None)
+    if input_shape is None:
+        if sample_shape is None:
+            raise ConfigError(
+                "model.input_shape is required when the dataset has no sample_shape"
+            )
+        input_shape = list(sample_shape)
+    elif sample_shape is not None and tuple(input_shape) != tuple(sample_shape):
+        raise ConfigError(
+            f"model.input_shape {list(input_shape)} does not match the dataset's "
+            f"sample shape {list(sample_shape)}"
+        )
+    model = Sequential(model_config["layers"])
+    try:
+        with no_grad():
+            model.eval()
+            output = model(
+                Tensor(np.zeros((1, *input_shape), dtype=backend.DEFAULT_DTYPE))
+            )
+            model.train()
+    except (ValueError, ShapeError) as exc:
+        raise ConfigError(
+            f"the layers do not fit an input of shape {list(input_shape)}: {exc}"
+        ) from exc
+    model.output_shape = tuple(output.shape[1:])
+    return model
+
+
+def _check_labels(config, model, dataset):
+    """Check that class labels fit the output layer before training starts."""
+    loss_name = (
+        config["loss"]
+        if isinstance(config["loss"], str)
+        else config["loss"].get("type")
+    )
+    if registry.canonical_name("losses", loss_name) != "cross_entropy":
+        return
+    classes = getattr(dataset, "num_classes", None)
+    units = model.output_shape[-1] if model.output_shape else 1
+    if classes is not None and classes != units:
+        raise ConfigError(
+            f"the dataset has {classes} classes but the model's output layer has "
+            f"{units} units; set the last layer's units to {classes}"
+        )

@@ -1,0 +1,1 @@
+"""Layer modules, one submodule per family, so a lookup imports only one of them."""

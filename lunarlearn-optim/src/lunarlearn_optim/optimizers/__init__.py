@@ -1,0 +1,1 @@
+"""Optimizer classes, one family per module."""
