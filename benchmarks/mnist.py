@@ -81,6 +81,49 @@ def blas_threads() -> int | None:
     return pools[0]["num_threads"] if pools else None
 
 
+def machine_busy_seconds() -> float | None:
+    """Return the CPU seconds all processes have used since boot, or None.
+
+    Reads the first line of /proc/stat, so it is None off Linux.
+    """
+    try:
+        with open("/proc/stat") as file:
+            fields = file.readline().split()
+    except OSError:
+        return None
+    # user, nice, system, idle, iowait, irq, softirq, steal, in clock ticks.
+    ticks = [int(value) for value in fields[1:9]]
+    busy = sum(ticks) - ticks[3] - ticks[4]
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+@contextlib.contextmanager
+def measure_other_load(result: dict):
+    """Store in ``result`` how many CPUs other processes kept busy meanwhile.
+
+    ``result["other_busy_cpus"]`` is the CPU time that other processes used
+    during the block divided by its wall time, so 1.0 means one whole core
+    was taken from the benchmark on average. It is None off Linux.
+    """
+    busy_before = machine_busy_seconds()
+    own_before = own_cpu_seconds()
+    started = time.perf_counter()
+    yield
+    wall = time.perf_counter() - started
+    busy_after = machine_busy_seconds()
+    own = own_cpu_seconds() - own_before
+    if busy_before is None or busy_after is None:
+        result["other_busy_cpus"] = None
+    else:
+        other = max(busy_after - busy_before - own, 0.0)
+        result["other_busy_cpus"] = other / wall
+
+
 # Data ---------------------------------------------------------------------------
 
 
@@ -163,10 +206,12 @@ def run_lunarlearn(model_name: str, epochs: int) -> dict:
     trainer = Trainer(model, CrossEntropy(), optimizer, [Accuracy()], progress=False)
 
     rss_before = peak_rss_mib()
+    load = {}
     # The Trainer prints one line per epoch; stdout carries only the result.
-    with contextlib.redirect_stdout(sys.stderr):
+    with contextlib.redirect_stdout(sys.stderr), measure_other_load(load):
         history = trainer.fit(train_loader, val_loader, epochs=epochs)
     return {
+        **load,
         "epoch_times": list(history["epoch_time"]),
         "val_accuracy": history["val_accuracy"][-1],
         "val_loss": history["val_loss"][-1],
@@ -257,22 +302,25 @@ def run_torch(model_name: str, epochs: int, threads: int) -> dict:
     loss_fn = torch.nn.CrossEntropyLoss()
 
     rss_before = peak_rss_mib()
+    load = {}
     epoch_times = []
-    for epoch in range(epochs):
-        started = time.perf_counter()
-        train_loss, train_accuracy = torch_train_epoch(
-            model, loss_fn, optimizer, x_train, y_train, generator
-        )
-        val_loss, val_accuracy = torch_evaluate(model, loss_fn, x_val, y_val)
-        epoch_times.append(time.perf_counter() - started)
-        print(
-            f"Epoch {epoch + 1}/{epochs} - {epoch_times[-1]:.2f}s - "
-            f"loss: {train_loss:.4f} - accuracy: {train_accuracy:.4f} - "
-            f"val_loss: {val_loss:.4f} - val_accuracy: {val_accuracy:.4f}",
-            file=sys.stderr,
-            flush=True,
-        )
+    with measure_other_load(load):
+        for epoch in range(epochs):
+            started = time.perf_counter()
+            train_loss, train_accuracy = torch_train_epoch(
+                model, loss_fn, optimizer, x_train, y_train, generator
+            )
+            val_loss, val_accuracy = torch_evaluate(model, loss_fn, x_val, y_val)
+            epoch_times.append(time.perf_counter() - started)
+            print(
+                f"Epoch {epoch + 1}/{epochs} - {epoch_times[-1]:.2f}s - "
+                f"loss: {train_loss:.4f} - accuracy: {train_accuracy:.4f} - "
+                f"val_loss: {val_loss:.4f} - val_accuracy: {val_accuracy:.4f}",
+                file=sys.stderr,
+                flush=True,
+            )
     return {
+        **load,
         "epoch_times": epoch_times,
         "val_accuracy": val_accuracy,
         "val_loss": val_loss,
@@ -331,9 +379,9 @@ def format_table(results: list[dict]) -> str:
     header = (
         "| model | framework | median epoch (s) | final val accuracy "
         "| peak RSS (MiB) | peak RSS before training (MiB) "
-        "| LunarLearn / PyTorch time |"
+        "| CPUs busy with other processes | LunarLearn / PyTorch time |"
     )
-    lines = [header, "|" + " --- |" * 7]
+    lines = [header, "|" + " --- |" * 8]
     for r in results:
         ratio = ""
         pair = (
@@ -342,10 +390,12 @@ def format_table(results: list[dict]) -> str:
         )
         if r["framework"] == "lunarlearn" and None not in pair:
             ratio = f"{pair[0] / pair[1]:.2f}"
+        other = r["other_busy_cpus"]
+        other = "unknown" if other is None else f"{other:.2f}"
         lines.append(
             f"| {r['model']} | {r['framework']} | {r['median_epoch_time']:.3f} "
             f"| {r['val_accuracy']:.4f} | {r['peak_rss_mib']:.0f} "
-            f"| {r['peak_rss_before_training_mib']:.0f} | {ratio} |"
+            f"| {r['peak_rss_before_training_mib']:.0f} | {other} | {ratio} |"
         )
     return "\n".join(lines)
 
@@ -449,7 +499,7 @@ def main(argv=None) -> None:
     for r in results:
         times = ", ".join(f"{t:.3f}" for t in r["epoch_times"])
         versions = ", ".join(f"{k} {v}" for k, v in r["versions"].items())
-        print(f"{r['model']}/{r['framework']} epoch times (s): {times} ({versions})")
+        print(f"{r['model']}/{r['framework']} epoch times (s): {times}; {versions}")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ def main():
     train, val = split_tail(Digits(), 0.2)
     loader = DataLoader(train, batch_size=32, shuffle=True, seed=0)
     model = MLP()
-    model(ll.Tensor(train[:1][0]))  # builds the lazy layers before the optimizer sees them
+    # Build the lazy layers, so that the optimizer sees their parameters.
+    model(ll.Tensor(train[:1][0]))
     loss_fn = CrossEntropy()
     optimizer = Adam(model.parameters(), lr=1e-3)
 
@@ -38,7 +39,10 @@ def main():
         with ll.no_grad():
             for x, y in DataLoader(val, batch_size=256):
                 accuracy.update(model(ll.Tensor(x)).data, y)
-        print(f"epoch {epoch + 1}: loss {loss.item():.4f}, val accuracy {accuracy.result():.4f}")
+        print(
+            f"epoch {epoch + 1}: loss {loss.item():.4f}, "
+            f"val accuracy {accuracy.result():.4f}"
+        )
 
 
 if __name__ == "__main__":

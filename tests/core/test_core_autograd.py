@@ -84,7 +84,7 @@ def test_shared_intermediate_backward_runs_once():
     CountingSquare.calls = 0
     x = leaf(X)
     h = CountingSquare.apply(x)
-    # h feeds three consumers; its backward must run once with their sum.
+    # h feeds three consumers, so its backward must run once with their sum.
     (h * 2.0 + h.sigmoid() + h).sum().backward()
     assert CountingSquare.calls == 1
 
@@ -271,6 +271,28 @@ def test_removed_non_leaf_hook_no_longer_runs():
     handle.remove()
     (h * h).sum().backward()
     np.testing.assert_allclose(x.grad, 18 * X, rtol=1e-6)
+
+
+def test_leaf_hook_sees_summed_gradient_once():
+    # x feeds two products. As in PyTorch, its hook runs once with 2 + 3.
+    x = leaf(X)
+    seen = []
+    x.register_hook(lambda grad: seen.append(grad.copy()))
+    (x * 2.0 + x * 3.0).sum().backward()
+    assert len(seen) == 1
+    np.testing.assert_allclose(seen[0], np.full_like(X, 5.0))
+
+
+def test_leaf_hook_clipping_applies_to_total_gradient():
+    x = leaf(X)
+    x.register_hook(lambda grad: np.minimum(grad, 4.0))
+    (x * 3.0 + x * 3.0).sum().backward()
+    np.testing.assert_allclose(x.grad, np.full_like(X, 4.0))
+
+    reference = torch.tensor(X, requires_grad=True)
+    reference.register_hook(lambda grad: torch.clamp(grad, max=4.0))
+    (reference * 3.0 + reference * 3.0).sum().backward()
+    np.testing.assert_allclose(x.grad, reference.grad.numpy())
 
 
 def test_hooks_chain_in_registration_order():

@@ -177,8 +177,10 @@ def arithmetic_cases():
                     inputs(make_a(shape_a), make_b(shape_b)),
                 )
             )
+
     for name, op, reference, make in SCALAR_OPERAND:
         cases.append(Case(name, op, reference, inputs(make((3, 4)))))
+
     for shape_a, shape_b in MATMUL_SHAPES:
         cases.append(
             Case(
@@ -188,10 +190,12 @@ def arithmetic_cases():
                 inputs(normal(shape_a), normal(shape_b)),
             )
         )
+
     for shape in [(), (7,), (3, 4)]:
         cases.append(
             Case(f"neg-{shape_id(shape)}", F.neg, torch.neg, inputs(normal(shape)))
         )
+
     return cases
 
 
@@ -241,6 +245,7 @@ def reduction_cases():
                     inputs(make(shape)),
                 )
             )
+
     for shape, axis, keepdims in REDUCE_CONFIGS:
         reduced = int(np.prod(shape)) if axis is None else None
         if reduced is None:
@@ -262,6 +267,7 @@ def reduction_cases():
                     inputs(normal(shape)),
                 )
             )
+
     # Ties share the gradient equally, as torch.amax and torch.amin do. These
     # sit on a kink, so they are compared with PyTorch only.
     tied = constant([[1.0, 3.0, 3.0, -1.0], [2.0, 2.0, 0.0, 2.0]])
@@ -287,9 +293,11 @@ def reduction_cases():
                 gradcheck=False,
             )
         )
+
     tied_pair = inputs(constant([1.0, 2.0, -3.0]), constant([1.0, 0.0, -3.0]))
     cases.append(Case("maximum-ties", F.maximum, torch.maximum, tied_pair, False))
     cases.append(Case("minimum-ties", F.minimum, torch.minimum, tied_pair, False))
+
     return cases
 
 
@@ -349,6 +357,7 @@ def elementwise_cases():
             cases.append(
                 Case(f"{name}-{shape_id(shape)}", op, reference, inputs(make(shape)))
             )
+
     # Large magnitudes: sigmoid must neither overflow nor lose its gradient.
     cases.append(
         Case(
@@ -359,6 +368,7 @@ def elementwise_cases():
             gradcheck=False,
         )
     )
+
     for name, op, reference in [
         ("softmax", F.softmax, torch.softmax),
         ("log_softmax", F.log_softmax, torch.log_softmax),
@@ -382,6 +392,7 @@ def elementwise_cases():
                 gradcheck=False,
             )
         )
+
     return cases
 
 
@@ -488,6 +499,7 @@ def shape_cases():
                 inputs(normal(shape)),
             )
         )
+
     for shape, axes in TRANSPOSES:
         torch_axes = axes if axes is not None else tuple(reversed(range(len(shape))))
         cases.append(
@@ -498,6 +510,7 @@ def shape_cases():
                 inputs(normal(shape)),
             )
         )
+
     cases.append(
         Case(
             "permute-2x3x4-(1,2,0)",
@@ -506,6 +519,7 @@ def shape_cases():
             inputs(normal((2, 3, 4))),
         )
     )
+
     for shape, start in FLATTENS:
         cases.append(
             Case(
@@ -515,6 +529,7 @@ def shape_cases():
                 inputs(normal(shape)),
             )
         )
+
     for name, index, reference in GETITEMS:
         cases.append(
             Case(
@@ -524,6 +539,7 @@ def shape_cases():
                 inputs(normal((4, 5))),
             )
         )
+
     for shapes, axis in CONCATS:
         ids = "-".join(shape_id(s) for s in shapes)
         cases.append(
@@ -534,6 +550,7 @@ def shape_cases():
                 inputs(*[normal(s) for s in shapes]),
             )
         )
+
     for shapes, axis in STACKS:
         ids = "-".join(shape_id(s) for s in shapes)
         cases.append(
@@ -544,6 +561,7 @@ def shape_cases():
                 inputs(*[normal(s) for s in shapes]),
             )
         )
+
     for shape, pad_width, value in PADS:
         flat = torch_pad_widths(pad_width, len(shape))
         cases.append(
@@ -554,6 +572,7 @@ def shape_cases():
                 inputs(normal(shape)),
             )
         )
+
     for cond_shape, shape_x, shape_y in WHERES:
         condition = np.random.default_rng(7).random(cond_shape) > 0.5
         condition.flat[0], condition.flat[-1] = True, False  # both branches used
@@ -565,7 +584,9 @@ def shape_cases():
                 inputs(normal(shape_x), normal(shape_y)),
             )
         )
+
     mask = MASK_2D[:, :4]
+
     cases.append(
         Case(
             "where-scalar-other",
@@ -574,6 +595,7 @@ def shape_cases():
             inputs(normal((4, 4))),
         )
     )
+
     return cases
 
 
@@ -584,6 +606,43 @@ GRADCHECK_CASES = [case for case in CASES if case.gradcheck]
 def case_rng(case):
     """Return a generator seeded from the case id, so each case has fixed inputs."""
     return np.random.default_rng(zlib.crc32(case.id.encode()))
+
+
+def test_where_accepts_condition_list_and_tensor():
+    x = Tensor(np.array([1.0, 2.0, 3.0], dtype=np.float32), requires_grad=True)
+    for condition in ([True, False, True], Tensor(np.array([True, False, True]))):
+        x.zero_grad()
+        y = F.where(condition, x, -1.0)
+        np.testing.assert_array_equal(y.data, [1.0, -1.0, 3.0])
+        y.sum().backward()
+        np.testing.assert_array_equal(x.grad, [1.0, 0.0, 1.0])
+
+
+def test_tensor_methods_match_numpy():
+    data = np.random.default_rng(3).standard_normal((2, 3, 4)).astype(np.float32)
+    x = Tensor(data)
+    checks = {
+        "sum": (x.sum(axis=1), data.sum(axis=1)),
+        "mean": (x.mean(), data.mean()),
+        "max": (x.max(axis=0, keepdims=True), data.max(axis=0, keepdims=True)),
+        "min": (x.min(axis=(0, 2)), data.min(axis=(0, 2))),
+        "var": (x.var(axis=-1, ddof=1), data.var(axis=-1, ddof=1)),
+        "exp": (x.exp(), np.exp(data)),
+        "abs": (x.abs(), np.abs(data)),
+        "clip": (x.clip(-0.5, 0.5), np.clip(data, -0.5, 0.5)),
+        "relu": (x.relu(), np.maximum(data, 0)),
+        "reshape-args": (x.reshape(4, 6), data.reshape(4, 6)),
+        "reshape-tuple": (x.reshape((4, -1)), data.reshape(4, 6)),
+        "transpose-args": (x.transpose(2, 0, 1), data.transpose(2, 0, 1)),
+        "transpose-none": (x.transpose(), data.transpose()),
+        "permute": (x.permute(1, 2, 0), data.transpose(1, 2, 0)),
+        "T": (x.T, data.T),
+        "flatten": (x.flatten(), data.reshape(2, 12)),
+        "matmul": (x @ data[0].T, data @ data[0].T),
+    }
+    for name, (actual, expected) in checks.items():
+        assert actual.shape == expected.shape, name
+        np.testing.assert_allclose(actual.data, expected, rtol=1e-5, err_msg=name)
 
 
 def test_case_ids_unique():

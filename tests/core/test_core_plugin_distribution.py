@@ -28,7 +28,10 @@ plot = false
 
 [model]
 input_shape = [64]
-layers = [{{ type = "dense", units = 32, activation = "relu" }}, {{ type = "dense", units = 10 }}]
+layers = [
+    {{ type = "dense", units = 32, activation = "relu" }},
+    {{ type = "dense", units = 10 }},
+]
 
 [data]
 dataset = "digits"

@@ -1,3 +1,7 @@
+import ast
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -72,7 +76,9 @@ def test_flatten_shapes_and_grad():
 
 
 def test_flatten_rejects_axis_out_of_range():
-    with pytest.raises(ShapeError, match="start_axis=3"):
+    with pytest.raises(
+        ShapeError, match=r"start_axis=3\) is out of range for an input with 2 axes"
+    ):
         Flatten(3)(ll.Tensor(random((2, 3))))
 
 
@@ -203,3 +209,19 @@ def test_sequential_config_round_trip():
     copy(ll.Tensor(random((2, 1, 8, 8))))
     shapes = [(name, p.shape) for name, p in copy.named_parameters()]
     assert shapes == [(name, p.shape) for name, p in model.named_parameters()]
+
+
+def test_lookup_imports_only_defining_module():
+    code = (
+        "import sys\n"
+        "from lunarlearn import registry\n"
+        "registry.get('layers', 'conv2d')\n"
+        "print(sorted(m for m in sys.modules if m.startswith('lunarlearn_layers')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    loaded = ast.literal_eval(result.stdout.strip())
+    assert "lunarlearn_layers.layers.conv" in loaded
+    assert "lunarlearn_layers.layers.dense" not in loaded
+    assert "lunarlearn_layers.losses" not in loaded

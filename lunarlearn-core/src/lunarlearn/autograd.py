@@ -21,16 +21,27 @@ def is_grad_enabled():
 
 
 class _GradMode:
-    """Context manager and decorator that sets grad mode for its block."""
+    """Context manager and decorator that sets grad mode for its block.
+
+    Use it as ``with no_grad():``, ``@no_grad()`` or ``@no_grad``. One
+    instance may be entered again while it is active.
+    """
 
     enabled = True
 
+    def __new__(cls, function=None):
+        instance = super().__new__(cls)
+        instance._previous = []
+        if function is None:
+            return instance
+        return instance(function)
+
     def __enter__(self):
-        self._previous = is_grad_enabled()
+        self._previous.append(is_grad_enabled())
         _grad_mode.enabled = self.enabled
 
     def __exit__(self, *exc_info):
-        _grad_mode.enabled = self._previous
+        _grad_mode.enabled = self._previous.pop()
         return False
 
     def __call__(self, function):
@@ -176,6 +187,9 @@ def backward(root, grad, retain_graph=False):
         return
 
     pending = {root._creator: grad}
+    # A leaf used by several functions gets the sum of their gradients before
+    # its hooks run, so a hook sees the leaf's whole gradient once per pass.
+    leaf_grads = {}
     for function in _topological_order(root._creator):
         grad = pending.pop(function, None)
         if grad is None:
@@ -202,13 +216,17 @@ def backward(root, grad, retain_graph=False):
                 continue
             creator = tensor._creator
             if creator is None:
-                _accumulate_leaf(tensor, input_grad)
+                if id(tensor) in leaf_grads:
+                    input_grad = leaf_grads[id(tensor)][1] + input_grad
+                leaf_grads[id(tensor)] = (tensor, input_grad)
             elif creator in pending:
                 pending[creator] = pending[creator] + input_grad
             else:
                 pending[creator] = input_grad
         if not retain_graph:
             function.release()
+    for tensor, leaf_grad in leaf_grads.values():
+        _accumulate_leaf(tensor, leaf_grad)
 
 
 # Imported last because tensor.py builds on the names above.

@@ -5,6 +5,7 @@ only the keyword arguments it needs. The built-in callbacks below are
 registered by entry point like third-party ones, so configs name them.
 """
 
+import inspect
 import math
 import warnings
 
@@ -83,6 +84,8 @@ class EarlyStopping(_Monitor):
     def lunarlearn_train_begin(self, trainer):
         self.wait = 0
         self.best = math.inf if self.mode == "min" else -math.inf
+        self.stopped_epoch = None
+        self._best_state = None
 
     def lunarlearn_epoch_end(self, trainer, epoch, logs):
         if self._improved(logs):
@@ -193,8 +196,9 @@ class GradientMonitor(Callback):
 class LambdaCallback(Callback):
     """Wrap plain functions as hooks: ``LambdaCallback(epoch_end=fn)``.
 
-    Each keyword is a hook name without the ``lunarlearn_`` prefix; the
-    function gets the hook's keyword arguments.
+    Each keyword is a hook name without the ``lunarlearn_`` prefix. The
+    function is a ``def``, a ``lambda`` or a bound method whose parameters are
+    named after some of the hook's arguments, and it gets only those.
     """
 
     def __init__(self, **hooks):
@@ -202,8 +206,37 @@ class LambdaCallback(Callback):
 
         for name, function in hooks.items():
             hook_name = f"lunarlearn_{name}"
-            if not hasattr(hookspecs, hook_name):
-                raise ConfigError(f"LambdaCallback: unknown hook {name!r}")
-            if not callable(function):
-                raise ConfigError(f"LambdaCallback: {name} must be callable")
+            spec = getattr(hookspecs, hook_name, None)
+            if spec is None:
+                known = sorted(
+                    hook[len("lunarlearn_") :]
+                    for hook in dir(hookspecs)
+                    if hook.startswith("lunarlearn_")
+                )
+                raise ConfigError(
+                    f"LambdaCallback: unknown hook {name!r}; hooks: {', '.join(known)}"
+                )
+            # pluggy calls hooks by parameter name and binds only these kinds.
+            if not (inspect.isfunction(function) or inspect.ismethod(function)):
+                raise ConfigError(
+                    f"LambdaCallback: {name} must be a function or a bound method, "
+                    f"got {type(function).__name__}; wrap it in a lambda that "
+                    f"takes some of: {', '.join(inspect.signature(spec).parameters)}"
+                )
+            _check_hook_parameters(name, function, spec)
             setattr(self, hook_name, function)
+
+
+def _check_hook_parameters(name, function, spec):
+    arguments = list(inspect.signature(spec).parameters)
+    for parameter in inspect.signature(function).parameters.values():
+        required = parameter.default is parameter.empty and parameter.kind in (
+            parameter.POSITIONAL_ONLY,
+            parameter.POSITIONAL_OR_KEYWORD,
+            parameter.KEYWORD_ONLY,
+        )
+        if required and parameter.name not in arguments:
+            raise ConfigError(
+                f"LambdaCallback: the {name} function takes {parameter.name!r}, "
+                f"but the hook passes only: {', '.join(arguments)}"
+            )

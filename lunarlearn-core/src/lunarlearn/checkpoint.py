@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
 from lunarlearn import backend
 from lunarlearn.errors import CheckpointError
+from lunarlearn.io import default_mode
 
 FORMAT_VERSION = 1
 
@@ -84,6 +86,9 @@ def save_checkpoint(path, model, config, optimizer=None, state=None):
         for file in staging.iterdir():
             with open(file, "rb") as handle:
                 os.fsync(handle.fileno())
+            # safetensors and mkdtemp create private entries; use the defaults.
+            file.chmod(default_mode())
+        staging.chmod(default_mode(directory=True))
         _replace_directory(staging, path)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -119,33 +124,69 @@ def find_checkpoint(path):
     )
 
 
-def load_checkpoint(path):
-    """Read a checkpoint directory (or a run directory that contains one)."""
-    path = find_checkpoint(path)
+def _read_json(path):
     try:
-        document = json.loads((path / "config.json").read_text())
-    except FileNotFoundError as exc:
-        raise CheckpointError(f"{path} has weights but no config.json") from exc
-    except json.JSONDecodeError as exc:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{path.parent} is missing {path.name}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(document, dict):
         raise CheckpointError(
-            f"{path / 'config.json'} is not valid JSON: {exc}"
-        ) from exc
+            f"{path} holds a JSON {type(document).__name__}; expected an object"
+        )
+    return document
+
+
+def _read_tensors(path):
+    try:
+        return load_file(str(path))
+    except FileNotFoundError:
+        raise CheckpointError(f"{path.parent} is missing {path.name}") from None
+    except (SafetensorError, ValueError) as exc:
+        raise CheckpointError(
+            f"{path} is not a valid safetensors file: {type(exc).__name__}: {exc}"
+        ) from None
+
+
+def load_checkpoint(path):
+    """Read a checkpoint directory (or a run directory that contains one).
+
+    Raises :class:`~lunarlearn.errors.CheckpointError` when a file is missing,
+    damaged or of another format version.
+    """
+    path = find_checkpoint(path)
+    document = _read_json(path / "config.json")
     version = document.get("format_version")
     if version != FORMAT_VERSION:
         raise CheckpointError(
             f"{path}: checkpoint format version {version!r} is not supported "
             f"(expected {FORMAT_VERSION})"
         )
+    config = document.get("config")
+    state = document.get("state", {})
+    if not isinstance(config, dict | None) or not isinstance(state, dict):
+        raise CheckpointError(
+            f"{path / 'config.json'}: 'config' must be an object or null and "
+            "'state' an object"
+        )
     optimizer = None
     if (path / "optimizer.safetensors").is_file():
-        meta = json.loads((path / "optimizer.json").read_text())
+        meta = _read_json(path / "optimizer.json")
+        if not isinstance(meta.get("param_groups"), list) or not isinstance(
+            meta.get("scalars"), dict
+        ):
+            raise CheckpointError(
+                f"{path / 'optimizer.json'} lacks 'param_groups' (a list) or "
+                "'scalars' (an object)"
+            )
         optimizer = _join_optimizer_state(
-            load_file(str(path / "optimizer.safetensors")), meta
+            _read_tensors(path / "optimizer.safetensors"), meta
         )
     return Checkpoint(
         path=path,
-        config=document["config"],
-        weights=load_file(str(path / "model.safetensors")),
-        state=document.get("state", {}),
+        config=config,
+        weights=_read_tensors(path / "model.safetensors"),
+        state=state,
         optimizer=optimizer,
     )

@@ -10,7 +10,14 @@ from lunarlearn import registry
 from lunarlearn.errors import LunarLearnError
 
 #: Errors reported as one line; set LUNARLEARN_DEBUG=1 to see the traceback.
-USER_ERRORS = (LunarLearnError, OSError, ValueError, KeyError, FloatingPointError)
+USER_ERRORS = (
+    LunarLearnError,
+    OSError,
+    ValueError,
+    TypeError,
+    KeyError,
+    FloatingPointError,
+)
 
 
 def _train(args):

@@ -166,7 +166,24 @@ def validate(config):
     epochs = config["epochs"]
     if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
         raise ConfigError(f"invalid epochs {epochs!r}; expected an integer >= 1")
+    seed = config["seed"]
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ConfigError(f"invalid seed {seed!r}; expected an integer >= 0")
+    for key in ("loss", "optimizer"):
+        _check_component(key, config[key])
+    if config["plot"] is not False:
+        _check_component("plot", config["plot"], "; or false for no plot")
     data = config["data"]
+    for key in ("split_shuffle", "shuffle", "drop_last"):
+        if not isinstance(data[key], bool):
+            raise ConfigError(
+                f"invalid data.{key} {data[key]!r}; expected true or false"
+            )
+    options = data.get("options")
+    if options is not None and not isinstance(options, dict):
+        raise ConfigError(
+            f"invalid data.options {options!r}; expected a table of dataset options"
+        )
     batch_size = data["batch_size"]
     if (
         not isinstance(batch_size, int)
@@ -184,6 +201,8 @@ def validate(config):
     layers = config["model"]["layers"]
     if not isinstance(layers, list) or not layers:
         raise ConfigError("model.layers must be a non-empty list of layer configs")
+    for position, layer in enumerate(layers):
+        _check_component(f"model.layers[{position}]", layer)
     shape = config["model"].get("input_shape")
     if shape is not None and (
         not isinstance(shape, list)
@@ -195,8 +214,31 @@ def validate(config):
     for key in ("metrics", "callbacks"):
         if not isinstance(config[key], list):
             raise ConfigError(f"{key} must be a list, got {config[key]!r}")
+        for position, spec in enumerate(config[key]):
+            _check_component(f"{key}[{position}]", spec)
     if config["progress"] not in (True, False, "auto"):
         raise ConfigError(
             f"invalid progress {config['progress']!r}; expected true, false or 'auto'"
         )
+    if not isinstance(config["gradient_monitor"], bool):
+        raise ConfigError(
+            f"invalid gradient_monitor {config['gradient_monitor']!r}; "
+            "expected true or false"
+        )
     return config
+
+
+def _check_component(key, spec, alternative=""):
+    """Check that ``spec`` is a component name or a table with a string 'type'.
+
+    Configs built in Python may also hold ready instances, which pass.
+    """
+    if isinstance(spec, dict):
+        if isinstance(spec.get("type"), str):
+            return
+    elif not isinstance(spec, bool | int | float | list | tuple | type(None)):
+        return
+    raise ConfigError(
+        f"invalid {key} {spec!r}; expected a name or a table with a 'type' name "
+        f"and options{alternative}"
+    )

@@ -153,7 +153,9 @@ class Pow(Function):
         if need_b:
             xp = backend.get_array_module(self.out)
             # A Python scalar base would make log() return a float64 scalar.
-            log_a = xp.log(xp.asarray(self.a, dtype=self.out.dtype))
+            base = xp.asarray(self.a, dtype=self.out.dtype)
+            # d(a**b)/db = a**b * log(a), taken as 0 where a == 0 (as PyTorch does).
+            log_a = xp.log(xp.where(base != 0, base, 1))
             grad_b = unbroadcast(grad * self.out * log_a, _shape(self.b))
         return grad_a, grad_b
 
@@ -791,6 +793,8 @@ def where(condition, x, y):
     """Pick ``x`` where ``condition`` is true and ``y`` elsewhere."""
     if isinstance(condition, Tensor):
         condition = condition.data
+    elif not hasattr(condition, "astype"):  # a list or a Python bool
+        condition = np.asarray(condition)
     x, y = _operands(x, y)
     return Where.apply(condition.astype(bool), x, y)
 

@@ -379,7 +379,7 @@ class Module:
                 rows.append((name, type(mod).__name__, tuple(output.shape), count))
 
             hooks.append(module.register_forward_hook(record))
-        # Restore each module's own mode: some may have been put in eval alone.
+        # Restore each module's own mode, because some may be in eval alone.
         modes = [(module, module.training) for module in self.modules()]
         try:
             self.eval()
@@ -560,6 +560,9 @@ class Sequential(Module):
 
     def __iter__(self):
         return iter(self._modules.values())
+
+    def extra_repr(self):
+        return ""
 
     def get_config(self):
         layers = []

@@ -181,11 +181,13 @@ def _unknown_name_error(kind, name):
         return PluginError(
             f"unknown {kind} name {name!r}: no {kind} are installed; {hint}"
         )
-    pool = installed + [c.class_name for c in components(kind)]
-    close = difflib.get_close_matches(name, pool, n=3, cutoff=0.5)
-    close = list(dict.fromkeys(close)) or difflib.get_close_matches(
-        name.lower(), installed, n=3, cutoff=0.3
-    )
+    # Class names match too, but the suggestion is the snake_case name.
+    canonical = {known: known for known in installed}
+    for component in components(kind):
+        canonical.setdefault(component.class_name, component.name)
+    close = difflib.get_close_matches(name, list(canonical), n=3, cutoff=0.5)
+    close = list(dict.fromkeys(canonical[match] for match in close))
+    close = close or difflib.get_close_matches(name.lower(), installed, n=3, cutoff=0.3)
     suggestion = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
     return PluginError(
         f"unknown {kind} name {name!r}; {suggestion}installed: {', '.join(installed)}"
@@ -255,4 +257,17 @@ def create(kind, spec, *args, **kwargs):
                 f"unknown option(s) {', '.join(map(repr, unknown))} for {kind} "
                 f"{name!r}; accepted: {', '.join(a for a in accepted if a != 'self')}"
             )
+    _check_arguments(kind, name, factory, args, options)
     return factory(*args, **options)
+
+
+def _check_arguments(kind, name, factory, args, options):
+    """Raise ConfigError when ``factory`` cannot take ``args`` and ``options``."""
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(*args, **options)
+    except TypeError as exc:
+        raise ConfigError(f"invalid options for {kind} {name!r}: {exc}") from None

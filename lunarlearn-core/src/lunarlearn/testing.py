@@ -10,7 +10,10 @@ def numerical_grad(fn, arrays, index, grad_output, eps=1e-6):
 
     The gradient is taken with respect to ``arrays[index]``.
     """
-    target = arrays[index]
+    # Perturb a C-ordered copy: reshape(-1) of any other layout returns a copy,
+    # and writing to that copy would leave the input unchanged.
+    arrays = list(arrays)
+    target = arrays[index] = np.array(arrays[index], dtype=np.float64, order="C")
     grad = np.zeros_like(target)
     flat = target.reshape(-1)
     flat_grad = grad.reshape(-1)
@@ -60,7 +63,9 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
             )
         if not np.allclose(actual, expected, atol=atol, rtol=rtol):
             error = np.abs(actual - expected)
-            where = np.unravel_index(np.argmax(error), error.shape)
+            where = tuple(
+                int(i) for i in np.unravel_index(np.argmax(error), error.shape)
+            )
             raise AssertionError(
                 f"input {index}: analytic and numerical gradients differ by up to "
                 f"{error.max():.3g} at {where} (analytic {actual[where]:.6g}, "

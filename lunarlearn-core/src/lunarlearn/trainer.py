@@ -15,6 +15,7 @@ from lunarlearn.callbacks import GradientMonitor
 from lunarlearn.config import apply_overrides, load_config, validate
 from lunarlearn.errors import ConfigError, ShapeError
 from lunarlearn.history import History
+from lunarlearn.io import write_text
 from lunarlearn.nn import Sequential
 from lunarlearn.plugins import PluginManager, get_plugin_manager
 from lunarlearn.tensor import Tensor
@@ -119,9 +120,9 @@ class Trainer:
         if self.config is None:
             raise ConfigError("run() needs a Trainer built with Trainer.from_config()")
         self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / "config.json").write_text(json.dumps(self.config, indent=2) + "\n")
+        write_text(self.out / "config.json", json.dumps(self.config, indent=2) + "\n")
         history = self.fit(self.train_data, self.val_data, epochs=self.config["epochs"])
-        self.save_checkpoint(self.out / "checkpoint", epoch=self.epoch)
+        self.save_checkpoint(self.out / "checkpoint", epoch=self.epoch + 1)
         self.plot()
         return history
 
@@ -378,11 +379,11 @@ def build_model(config, dataset=None):
 
 def _check_labels(config, model, dataset):
     """Check that class labels fit the output layer before training starts."""
-    loss_name = (
-        config["loss"]
-        if isinstance(config["loss"], str)
-        else config["loss"].get("type")
-    )
+    loss_name = config["loss"]
+    if isinstance(loss_name, dict):
+        loss_name = loss_name["type"]
+    if not isinstance(loss_name, str):
+        return  # a ready loss object, whose kind is unknown here
     if registry.canonical_name("losses", loss_name) != "cross_entropy":
         return
     classes = getattr(dataset, "num_classes", None)

@@ -11,7 +11,7 @@ __all__ = ["check_positive_int", "to_pair", "unwrap"]
 
 
 def check_positive_int(value, name):
-    """Return ``value`` as an int, or raise ConfigError unless it is an int >= 1."""
+    """Return ``value`` as an int, raising ConfigError unless it is an int >= 1."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ConfigError(
             f"{name} must be a positive integer. Received: {name}={value!r}"

@@ -99,9 +99,9 @@ class Ones(Initializer):
 
 
 class _VarianceScaling(Initializer):
-    """Draw weights with variance ``scale / fan``, from a normal or uniform law.
+    """Draw weights with variance ``scale / fan`` from a normal or uniform distribution.
 
-    A uniform law on ``[-b, b]`` has variance ``b**2 / 3``, so the uniform
+    The uniform distribution on ``[-b, b]`` has variance ``b**2 / 3``, so its
     bound is ``sqrt(3 * scale / fan)``.
     """
 
@@ -139,7 +139,8 @@ class _HeBase(_VarianceScaling):
         return fan_in if self.mode == "fan_in" else fan_out
 
     def _scale(self):
-        # Gain of (leaky) ReLU: it keeps half of the variance, or a bit more.
+        # A ReLU halves the second moment of its input, and a leaky ReLU keeps
+        # (1 + negative_slope**2) / 2 of it.
         return 2.0 / (1.0 + self.negative_slope**2)
 
     def get_config(self):
@@ -158,8 +159,8 @@ class HeNormal(_HeBase):
     :param negative_slope: slope of a following leaky ReLU; the variance becomes
         ``2 / ((1 + negative_slope**2) * fan)``.
 
-    The law is a plain normal, not a truncated one (as in PyTorch's
-    ``kaiming_normal_``).
+    The distribution is a plain normal, not a truncated one, as in PyTorch's
+    ``kaiming_normal_``.
     """
 
     name = "he_normal"

@@ -170,6 +170,8 @@ class Dense(Module):
         return y
 
     def get_config(self):
+        # NOTE: a custom activation callable is returned as the object itself,
+        # so such a config cannot be written to JSON.
         activation = self._activation_spec
         if callable(activation):
             activation = activation_name(activation) or activation

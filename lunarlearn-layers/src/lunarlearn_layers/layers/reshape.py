@@ -31,8 +31,8 @@ class Flatten(Module):
     def forward(self, x):
         if not -x.ndim <= self.start_axis < x.ndim:
             raise ShapeError(
-                f"Flatten(start_axis={self.start_axis}) needs an input with more "
-                f"than {self.start_axis} axes. Received: input shape {tuple(x.shape)}"
+                f"Flatten(start_axis={self.start_axis}) is out of range for an input "
+                f"with {x.ndim} axes. Received: input shape {tuple(x.shape)}"
             )
         return F.flatten(x, start_axis=self.start_axis)
 
