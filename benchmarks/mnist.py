@@ -56,7 +56,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def data_directory() -> Path:
-    """Return the directory whose ``mnist`` subdirectory holds the IDX files."""
+    """Return the directory whose ``mnist`` subdirectory contains the IDX files."""
     configured = os.environ.get("LUNARLEARN_DATA")
     if configured:
         return Path(configured).expanduser()
@@ -78,6 +78,9 @@ def blas_threads() -> int | None:
     except ImportError:
         return None
     pools = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+    # torch may load a BLAS of its own, so NumPy's (under numpy.libs in
+    # wheels) comes first.
+    pools.sort(key=lambda pool: "numpy" not in pool["filepath"])
     return pools[0]["num_threads"] if pools else None
 
 
@@ -207,7 +210,8 @@ def run_lunarlearn(model_name: str, epochs: int) -> dict:
 
     rss_before = peak_rss_mib()
     load = {}
-    # The Trainer prints one line per epoch; stdout carries only the result.
+    # Trainer.fit prints one line per epoch. It goes to stderr, so that stdout
+    # carries only the JSON result.
     with contextlib.redirect_stdout(sys.stderr), measure_other_load(load):
         history = trainer.fit(train_loader, val_loader, epochs=epochs)
     return {
@@ -246,7 +250,7 @@ def torch_model(model_name: str):
 
 
 def torch_train_epoch(model, loss_fn, optimizer, x, y, generator):
-    """Train one epoch over a fresh permutation; return mean loss and accuracy."""
+    """Train one epoch in a new random order and return mean loss and accuracy."""
     import torch
 
     model.train()
@@ -481,7 +485,9 @@ def main(argv=None) -> None:
         print("torch is not installed; skipping the PyTorch runs", file=sys.stderr)
         frameworks.remove("torch")
     if not frameworks:
-        raise SystemExit("no framework left to run")
+        raise SystemExit(
+            "nothing to run: --frameworks names only torch, which is not installed"
+        )
 
     results = [
         run_in_subprocess(model_name, framework, args)

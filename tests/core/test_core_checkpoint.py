@@ -1,9 +1,11 @@
 """Checkpoints: reloading a run, exact round trips, atomic writes, safe loading."""
 
 import json
+import os
 import pathlib
 import pickle
 import shutil
+import stat
 
 import numpy as np
 import pytest
@@ -148,6 +150,19 @@ def test_checkpoint_without_config(tmp_path):
         Trainer.from_checkpoint(tmp_path / "ckpt")
 
 
+def test_from_checkpoint_without_out_and_with_override(saved_run, tmp_path):
+    trainer, _ = saved_run
+    config = {k: v for k, v in trainer.config.items() if k != "out"}
+    checkpoint.save_checkpoint(tmp_path / "ckpt", trainer.model, config)
+    reloaded = Trainer.from_checkpoint(tmp_path / "ckpt")
+    assert reloaded.out == pathlib.Path("runs") / "run"
+    for name, value in trainer.model.state_dict().items():
+        assert np.array_equal(reloaded.model.state_dict()[name], value)
+
+    moved = Trainer.from_checkpoint(tmp_path / "ckpt", overrides=["out=elsewhere"])
+    assert moved.out == pathlib.Path("elsewhere")
+
+
 # Atomic writes --------------------------------------------------------------------
 
 
@@ -192,6 +207,16 @@ def test_refuses_to_replace_other_directory(tmp_path):
     assert [path.name for path in target.iterdir()] == ["todo.txt"]
 
 
+def test_run_files_get_default_permissions(saved_run):
+    _, out = saved_run
+    umask = os.umask(0o022)
+    os.umask(umask)
+    paths = [out / "history.json", out / "checkpoint", *(out / "checkpoint").iterdir()]
+    for path in paths:
+        expected = (0o777 if path.is_dir() else 0o666) & ~umask
+        assert stat.S_IMODE(path.stat().st_mode) == expected, path
+
+
 # Safe loading ---------------------------------------------------------------------
 
 
@@ -209,7 +234,7 @@ TAMPERED = [
 
 
 @pytest.mark.parametrize(("name", "content", "message"), TAMPERED)
-def test_tampered_checkpoint_raises_checkpoint_error(run_copy, name, content, message):
+def test_tampered_checkpoint_raises(run_copy, name, content, message):
     path = run_copy / "checkpoint" / name
     if content is None:
         path.unlink()
@@ -220,9 +245,7 @@ def test_tampered_checkpoint_raises_checkpoint_error(run_copy, name, content, me
 
 
 @pytest.mark.parametrize(("name", "content", "message"), TAMPERED[:3])
-def test_cli_eval_of_tampered_checkpoint_fails_cleanly(
-    run_copy, capsys, name, content, message
-):
+def test_cli_eval_tampered_fails_cleanly(run_copy, capsys, name, content, message):
     (run_copy / "checkpoint" / name).write_bytes(content)
     assert main(["eval", str(run_copy)]) == 1
     captured = capsys.readouterr()

@@ -1,12 +1,12 @@
 """Run configs: overrides, validation, and the errors a bad config gives."""
 
 import pytest
-from lunarlearn_data import DatasetNotFoundError
 
 from lunarlearn.cli import main
 from lunarlearn.config import apply_overrides, load_config, validate
 from lunarlearn.errors import ConfigError, LunarLearnError, PluginError
 from lunarlearn.trainer import Trainer
+from lunarlearn_data import DatasetNotFoundError
 
 BASE_TOML = """\
 epochs = 1
@@ -212,9 +212,7 @@ def test_bad_config_raises_clear_error(base_toml, overrides, error, fragments):
 @pytest.mark.parametrize(
     ("overrides", "error", "fragments"), BAD_CONFIGS, ids=BAD_CONFIG_IDS
 )
-def test_bad_config_fails_cli_in_one_line(
-    base_toml, capsys, overrides, error, fragments
-):
+def test_bad_config_cli_one_line(base_toml, capsys, overrides, error, fragments):
     argv = ["train", str(base_toml)]
     for assignment in overrides:
         argv += ["--set", assignment]
@@ -228,7 +226,7 @@ def test_bad_config_fails_cli_in_one_line(
         assert fragment in captured.err
 
 
-def test_bad_plugin_option_value_fails_cli_in_one_line(base_toml, capsys):
+def test_bad_option_type_fails_cli(base_toml, capsys):
     assert main(["train", str(base_toml), "--set", "optimizer.lr=.01"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("lunarlearn: error: ")

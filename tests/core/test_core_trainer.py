@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from lunarlearn_data import ArrayDataset, DataLoader, Digits
 from PIL import Image
 
 from lunarlearn import Module, Parameter, Sequential, Tensor, registry
@@ -16,6 +15,7 @@ from lunarlearn.cli import main
 from lunarlearn.errors import ConfigError
 from lunarlearn.history import History
 from lunarlearn.trainer import Trainer
+from lunarlearn_data import ArrayDataset, DataLoader, Digits
 
 FIGURES = ("loss", "accuracy", "val_loss", "val_accuracy", "epoch_time", "lr")
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -173,7 +173,7 @@ def test_run_without_config_raises(tmp_path):
 # Failures ---------------------------------------------------------------------
 
 
-def test_failed_run_keeps_history_of_finished_epochs(tmp_path, failing_callback):
+def test_failed_run_keeps_history(tmp_path, failing_callback):
     config = digits_config(callbacks=[{"type": "fail_at_epoch", "epoch": 1}])
     trainer = Trainer.from_config(config, out=tmp_path)
     with pytest.raises(RuntimeError, match="callback failed at epoch 2"):
@@ -197,7 +197,7 @@ def test_failed_run_calls_exception_hook(tmp_path, failing_callback):
     assert callback.errors == [raised.value]
 
 
-def test_lambda_callback_failure_saves_history(tmp_path):
+def test_lambda_failure_saves_history(tmp_path):
     errors = []
 
     def fail(epoch):

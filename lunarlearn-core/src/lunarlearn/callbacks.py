@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 
 from lunarlearn.errors import ConfigError, LunarLearnWarning
+from lunarlearn.history import History
 
 
 class GradientWarning(LunarLearnWarning):
@@ -56,7 +57,10 @@ class _Monitor(Callback):
 
 
 class EarlyStopping(_Monitor):
-    """Stop training when ``monitor`` has not improved for ``patience`` epochs.
+    """Stop training when ``monitor`` stops improving.
+
+    Training stops after ``patience`` epochs in a row without improvement,
+    as in Keras; ``patience=0`` stops at the first such epoch, like 1.
 
     With ``restore_best_weights`` the model gets back the weights of its best
     epoch when training stops.
@@ -96,7 +100,7 @@ class EarlyStopping(_Monitor):
                 }
             return
         self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= self.patience:
             self.stopped_epoch = epoch
             trainer.stop_training = True
             if self._best_state is not None:
@@ -129,7 +133,14 @@ class ModelCheckpoint(_Monitor):
                 raise ConfigError(
                     "ModelCheckpoint needs the trainer's output directory"
                 )
-            trainer.save_checkpoint(trainer.out / self.directory, epoch=epoch + 1)
+            # The trainer records this epoch after the hook, so add it here.
+            history = History(trainer.history.figures)
+            history.append(logs)
+            trainer.save_checkpoint(
+                trainer.out / self.directory,
+                epoch=epoch + 1,
+                history=history.to_dict(),
+            )
             self.saved_epochs.append(epoch)
 
 

@@ -133,7 +133,7 @@ def _read_json(path):
         raise CheckpointError(f"{path} is not valid JSON: {exc}") from None
     if not isinstance(document, dict):
         raise CheckpointError(
-            f"{path} holds a JSON {type(document).__name__}; expected an object"
+            f"{path} contains a JSON {type(document).__name__}; expected an object"
         )
     return document
 

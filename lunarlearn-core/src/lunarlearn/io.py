@@ -13,6 +13,7 @@ def default_mode(directory=False):
     entry moved into place gets these bits instead, as if written directly.
     """
     # The umask can only be read by setting it, so it is restored at once.
+    # NOTE: a thread that creates a file between the two calls gets umask 022.
     umask = os.umask(0o022)
     os.umask(umask)
     return (0o777 if directory else 0o666) & ~umask
@@ -30,9 +31,9 @@ def atomic_path(path):
     handle, temporary = tempfile.mkstemp(
         prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
     )
-    os.fchmod(handle, default_mode())
     os.close(handle)
     try:
+        os.chmod(temporary, default_mode())
         yield Path(temporary)
         os.replace(temporary, path)
     except BaseException:

@@ -1,5 +1,6 @@
 """The pluggy PluginManager that loads behaviour plugins and drives callbacks."""
 
+import inspect
 import warnings
 from importlib import metadata
 
@@ -28,7 +29,8 @@ class PluginManager(pluggy.PluginManager):
     def parse_hookimpl_opts(self, plugin, name):
         options = super().parse_hookimpl_opts(plugin, name)
         if options is None and name.startswith("lunarlearn_"):
-            if callable(getattr(plugin, name, None)):
+            # pluggy calls only functions and methods, not other callables.
+            if inspect.isroutine(getattr(plugin, name, None)):
                 options = {}
         return options
 

@@ -295,9 +295,7 @@ class Trainer:
         saved = checkpoint.load_checkpoint(path)
         if not saved.config:
             raise ConfigError(f"{saved.path} holds no config to rebuild the run from")
-        trainer = cls.from_config(
-            saved.config, overrides=overrides, out=saved.config["out"]
-        )
+        trainer = cls.from_config(saved.config, overrides=overrides)
         trainer.model.load_state_dict(saved.weights)
         if saved.optimizer is not None:
             trainer.optimizer.load_state_dict(saved.optimizer)
