@@ -412,8 +412,10 @@ class Sigmoid(Function):
 
 class ReLU(Function):
     def forward(self, a):
-        self.positive = a > 0
-        return a * self.positive
+        out = backend.get_array_module(a).maximum(a, 0)
+        if self.needs_input_grad[0]:
+            self.positive = out > 0
+        return out
 
     def backward(self, grad):
         return grad * self.positive

@@ -41,7 +41,6 @@ class BatchNormFunction(Function):
     ):
         xp = backend.get_array_module(x)
         channels = x.shape[1]
-        axes = (0, *range(2, x.ndim))
         shape = (1, channels) + (1,) * (x.ndim - 2)
         count = x.size // channels
 
@@ -51,11 +50,10 @@ class BatchNormFunction(Function):
                     "batch norm in training mode needs more than one value per "
                     f"channel. Received: input shape {x.shape}"
                 )
-            mean = x.mean(axis=axes)
-            x_hat = x - mean.reshape(shape)
-            var = xp.mean(x_hat * x_hat, axis=axes)
+            mean = _channel_sum(x) / x.dtype.type(count)
+            centered = x - mean.reshape(shape)
+            var = _channel_dot(centered, centered) / x.dtype.type(count)
             inv_std = 1 / xp.sqrt(var + eps)
-            x_hat *= inv_std.reshape(shape)
             if running_mean is not None:
                 running_mean *= 1 - momentum
                 running_mean += momentum * mean
@@ -63,54 +61,67 @@ class BatchNormFunction(Function):
                 running_var *= 1 - momentum
                 running_var += (momentum * count / (count - 1)) * var
         else:
-            inv_std = 1 / xp.sqrt(running_var + eps)
-            inv_std = inv_std.astype(x.dtype, copy=False)
-            x_hat = (x - running_mean.astype(x.dtype, copy=False).reshape(shape)) * (
-                inv_std.reshape(shape)
-            )
+            inv_std = (1 / xp.sqrt(running_var + eps)).astype(x.dtype, copy=False)
+            centered = x - running_mean.astype(x.dtype, copy=False).reshape(shape)
 
-        if weight is not None:
-            out = x_hat * weight.reshape(shape)
+        # x_hat = centered * inv_std is never stored: folding inv_std into the
+        # weight saves one pass over the activations here and in backward.
+        scale = inv_std if weight is None else inv_std * weight
+        out = centered * scale.reshape(shape)
+        if bias is not None:
             out += bias.reshape(shape)
-        else:
-            out = x_hat
 
         if any(self.needs_input_grad):
             self.training = training
-            self.x_hat = x_hat
+            self.centered = centered
             self.inv_std = inv_std
-            self.weight = weight
-            self.axes, self.shape, self.count = axes, shape, count
+            self.scale = scale
+            self.has_weight = weight is not None
+            self.shape, self.count = shape, count
         return out
 
     def backward(self, grad_output):
         needs = self.needs_input_grad
-        axes, shape = self.axes, self.shape
-        x_hat = self.x_hat
-        grad_bias = grad_output.sum(axis=axes)
-        grad_weight = (grad_output * x_hat).sum(axis=axes)
+        shape, inv_std, scale = self.shape, self.inv_std, self.scale
+        grad_bias = _channel_sum(grad_output)
+        # The gradient of the weight is sum(g * x_hat), with x_hat = centered * inv_std.
+        grad_weight = _channel_dot(grad_output, self.centered) * inv_std
 
         grad_x = None
         if needs[0]:
-            scale = self.inv_std
-            if self.weight is not None:
-                scale = scale * self.weight
             if self.training:
                 # The batch mean and variance depend on x, so the gradient
-                # loses its channel mean and its projection on x_hat.
-                grad_x = grad_output - (grad_bias / self.count).reshape(shape)
-                grad_x -= x_hat * (grad_weight / self.count).reshape(shape)
-                grad_x *= scale.reshape(shape)
+                # loses its channel mean and its projection on x_hat:
+                # scale * (g - mean(g) - x_hat * mean(g * x_hat)).
+                count = grad_output.dtype.type(self.count)
+                projection = -scale * inv_std * grad_weight / count
+                grad_x = self.centered * projection.reshape(shape)
+                grad_x += grad_output * scale.reshape(shape)
+                grad_x -= (scale * grad_bias / count).reshape(shape)
             else:
                 grad_x = grad_output * scale.reshape(shape)
 
-        if self.weight is None:
+        if not self.has_weight:
             return grad_x
         return (
             grad_x,
             grad_weight if needs[1] else None,
             grad_bias if needs[2] else None,
         )
+
+
+def _channel_sum(x):
+    """Sum (N, C, ...) over every axis but the channel axis 1."""
+    n, c = x.shape[:2]
+    # Reducing the contiguous trailing axis first is the fast order for NumPy.
+    return x.reshape(n, c, -1).sum(axis=2).sum(axis=0)
+
+
+def _channel_dot(a, b):
+    """Per-channel sum of a * b over every axis but axis 1, without a temporary."""
+    n, c = a.shape[:2]
+    xp = backend.get_array_module(a)
+    return xp.einsum("ncl,ncl->c", a.reshape(n, c, -1), b.reshape(n, c, -1))
 
 
 def batch_norm(

@@ -46,6 +46,12 @@ class MaxPool2dFunction(Function):
             and h % ph == 0
             and w % pw == 0
         )
+        self.pairs = self.fast and (ph, pw) == (2, 2)
+        if self.pairs:
+            out, self.index = _max_pool_2x2(x)
+            if self.needs_input_grad[0]:
+                self.geometry = (x.shape, pool_size, stride, padding)
+            return out
         if self.fast:
             blocks = x.reshape(n, c, h // ph, ph, w // pw, pw)
             views = (blocks[:, :, :, i, :, j] for i in range(ph) for j in range(pw))
@@ -86,6 +92,8 @@ class MaxPool2dFunction(Function):
         xp = backend.get_array_module(grad_output)
         (n, c, h, w), (ph, pw), stride, (pad_h, pad_w) = self.geometry
         ho, wo = grad_output.shape[2:]
+        if self.pairs:
+            return _max_unpool_2x2(grad_output, *self.index)
         if self.fast:
             # Every input element belongs to exactly one window.
             grad_blocks = xp.empty((n, c, ho, ph, wo, pw), dtype=grad_output.dtype)
@@ -104,6 +112,44 @@ class MaxPool2dFunction(Function):
             cols = _window_slice(j, stride[1], wo)
             grad_padded[:, :, rows, cols] += grad_output * (self.index == offset)
         return grad_padded[:, :, pad_h : pad_h + h, pad_w : pad_w + w]
+
+
+def _max_pool_2x2(x):
+    """Max-pool (N, C, H, W) over 2x2 tiles as two pairwise maxima.
+
+    The first maximum is taken over horizontal pairs, the second over the
+    vertical pairs of those results; this reads memory in order, unlike four
+    strided views. Returns the output and, for the backward pass, two boolean
+    arrays that are true where the right, then the lower, element won. Ties
+    keep the left and upper element, so the gradient goes to the first
+    maximum in row-major order, as in PyTorch.
+    """
+    n, c, h, w = x.shape
+    pairs = x.reshape(n, c, h, w // 2, 2)
+    left, right = pairs[..., 0], pairs[..., 1]
+    right_wins = right > left
+    row_max = backend.get_array_module(x).maximum(left, right)
+
+    rows = row_max.reshape(n, c, h // 2, 2, w // 2)
+    upper, lower = rows[:, :, :, 0, :], rows[:, :, :, 1, :]
+    lower_wins = lower > upper
+    return backend.get_array_module(x).maximum(upper, lower), (right_wins, lower_wins)
+
+
+def _max_unpool_2x2(grad_output, right_wins, lower_wins):
+    """Send each 2x2 tile's gradient to the element :func:`_max_pool_2x2` chose."""
+    xp = backend.get_array_module(grad_output)
+    n, c, ho, wo = grad_output.shape
+    # g - g * mask is exact, so the two halves add up to g with no rounding.
+    rows = xp.empty((n, c, ho, 2, wo), dtype=grad_output.dtype)
+    xp.multiply(grad_output, lower_wins, out=rows[:, :, :, 1, :])
+    xp.subtract(grad_output, rows[:, :, :, 1, :], out=rows[:, :, :, 0, :])
+    rows = rows.reshape(n, c, 2 * ho, wo)
+
+    grad_x = xp.empty((n, c, 2 * ho, wo, 2), dtype=grad_output.dtype)
+    xp.multiply(rows, right_wins, out=grad_x[..., 1])
+    xp.subtract(rows, grad_x[..., 1], out=grad_x[..., 0])
+    return grad_x.reshape(n, c, 2 * ho, 2 * wo)
 
 
 def _running_max(views, count, track):
