@@ -1,24 +1,11 @@
 """The example configs train to the accuracy that the README promises."""
 
 import json
-import os
 from pathlib import Path
-
-import pytest
 
 from lunarlearn.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _mnist_root():
-    configured = os.environ.get("LUNARLEARN_DATA")
-    candidates = [Path(configured)] if configured else []
-    candidates.append(REPO.parent / "shared" / "data")
-    for root in candidates:
-        if (root / "mnist" / "t10k-images-idx3-ubyte.gz").is_file():
-            return root
-    return None
 
 
 def _history(run):
@@ -38,11 +25,8 @@ def test_digits_mlp_reaches_95_percent(tmp_path, capsys):
     assert (run / "checkpoint" / "model.safetensors").is_file()
 
 
-def test_mnist_cnn_reaches_95_percent(tmp_path, monkeypatch, capsys):
-    root = _mnist_root()
-    if root is None:
-        pytest.skip("MNIST IDX files not found; set LUNARLEARN_DATA")
-    monkeypatch.setenv("LUNARLEARN_DATA", str(root))
+def test_mnist_cnn_reaches_95_percent(tmp_path, monkeypatch, capsys, mnist_root):
+    monkeypatch.setenv("LUNARLEARN_DATA", str(mnist_root))
     run = tmp_path / "mnist"
     config = REPO / "examples" / "mnist_cnn.toml"
     assert main(["train", str(config), "--out", str(run)]) == 0

@@ -19,7 +19,6 @@ from lunarlearn_data import ArrayDataset, DataLoader, Digits
 
 FIGURES = ("loss", "accuracy", "val_loss", "val_accuracy", "epoch_time", "lr")
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def digits_config(epochs=3, **top):
@@ -354,10 +353,8 @@ def test_evaluate_keeps_training_mode():
 # The MNIST example -------------------------------------------------------------
 
 
-def test_mnist_example_trains_one_epoch(tmp_path, monkeypatch, capsys):
-    if not (SHARED_DATA / "mnist").is_dir():
-        pytest.skip(f"MNIST files not found in {SHARED_DATA / 'mnist'}")
-    monkeypatch.setenv("LUNARLEARN_DATA", str(SHARED_DATA))
+def test_mnist_example_trains_one_epoch(tmp_path, monkeypatch, capsys, mnist_root):
+    monkeypatch.setenv("LUNARLEARN_DATA", str(mnist_root))
     code = main(
         [
             "train",

@@ -9,17 +9,13 @@ import pytest
 from lunarlearn.errors import ConfigError
 from lunarlearn_data import MNIST, ChecksumError, DatasetNotFoundError, data_home
 
-# The MNIST test split is kept outside the repository, next to it.
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 TEST_FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 LABEL_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 
 @pytest.fixture
-def shared_data():
-    if not all((SHARED_DATA / "mnist" / name).is_file() for name in TEST_FILES):
-        pytest.skip(f"MNIST test files not found in {SHARED_DATA / 'mnist'}")
-    return SHARED_DATA
+def shared_data(mnist_root):
+    return mnist_root
 
 
 @pytest.fixture
