@@ -155,7 +155,7 @@ def test_from_checkpoint_without_out_and_with_override(saved_run, tmp_path):
     config = {k: v for k, v in trainer.config.items() if k != "out"}
     checkpoint.save_checkpoint(tmp_path / "ckpt", trainer.model, config)
     reloaded = Trainer.from_checkpoint(tmp_path / "ckpt")
-    assert reloaded.out == pathlib.Path("runs") / "run"
+    assert reloaded.out is None
     for name, value in trainer.model.state_dict().items():
         assert np.array_equal(reloaded.model.state_dict()[name], value)
 

@@ -3,7 +3,8 @@ import sys
 import numpy as np
 import pytest
 
-from lunarlearn_data import DataLoader, Digits
+from lunarlearn.errors import LunarLearnError
+from lunarlearn_data import DataLoader, Digits, MissingDependencyError
 
 sklearn_datasets = pytest.importorskip("sklearn.datasets")
 
@@ -47,8 +48,12 @@ def test_digits_batches_stay_float32():
 def test_digits_without_sklearn(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn", None)
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
-    with pytest.raises(ImportError, match=r"pip install lunarlearn-data\[digits\]"):
+    with pytest.raises(ImportError) as info:
         Digits()
+    assert isinstance(info.value, MissingDependencyError)
+    assert isinstance(info.value, LunarLearnError)
+    assert info.value.name == "sklearn"
+    assert "pip install 'lunarlearn-data[digits]'" in str(info.value)
 
 
 def test_digits_rejects_arguments():

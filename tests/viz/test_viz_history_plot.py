@@ -131,6 +131,40 @@ def test_integer_epoch_ticks():
     assert all(float(tick).is_integer() for tick in visible_ticks)
 
 
+def visible_x_ticks(axes):
+    """Return the (location, label text) pairs of the x ticks inside the view."""
+    low, high = axes.get_xlim()
+    return [
+        (tick.get_loc(), tick.label1.get_text())
+        for tick in axes.xaxis.get_major_ticks()
+        if low <= tick.get_loc() <= high
+    ]
+
+
+@pytest.mark.parametrize("epochs", [1, 2, 30])
+def test_epoch_ticks_whole_numbers(epochs):
+    history = {"loss": [1.0 / (epoch + 1) for epoch in range(epochs)]}
+    fig = HistoryPlot().figure(history)
+    fig.canvas.draw()
+
+    ticks = visible_x_ticks(fig.axes[0])
+    assert len(ticks) >= min(epochs, 3)
+    for location, label in ticks:
+        assert float(location).is_integer(), ticks
+        assert label == str(int(location)), ticks
+
+
+@pytest.mark.parametrize(("epochs", "expected"), [(1, [1]), (2, [1, 2])])
+def test_short_run_tick_per_epoch(epochs, expected):
+    history = {"loss": [1.0 / (epoch + 1) for epoch in range(epochs)]}
+    fig = HistoryPlot().figure(history)
+    fig.canvas.draw()
+
+    ticks = visible_x_ticks(fig.axes[0])
+    assert [location for location, _ in ticks] == expected
+    assert [label for _, label in ticks] == [str(epoch) for epoch in expected]
+
+
 def test_markers_only_for_short_runs():
     short = HistoryPlot().figure({"loss": [1.0, 0.5]})
     long = HistoryPlot().figure({"loss": [1.0 / (epoch + 1) for epoch in range(60)]})

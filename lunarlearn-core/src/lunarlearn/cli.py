@@ -4,8 +4,10 @@ import argparse
 import os
 import sys
 import traceback
+import warnings
 from pathlib import Path
 
+import lunarlearn
 from lunarlearn import registry
 from lunarlearn.errors import LunarLearnError
 
@@ -17,7 +19,22 @@ USER_ERRORS = (
     TypeError,
     KeyError,
     FloatingPointError,
+    ImportError,
 )
+
+
+def _debug_enabled():
+    return os.environ.get("LUNARLEARN_DEBUG", "").strip().lower() not in (
+        "",
+        "0",
+        "false",
+        "no",
+    )
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """Print warnings as one line each, without the source line."""
+    print(f"lunarlearn: warning: {message} ({category.__name__})", file=sys.stderr)
 
 
 def _train(args):
@@ -101,6 +118,9 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="lunarlearn", description="Train and inspect LunarLearn models."
     )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {lunarlearn.__version__}"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     set_help = "override a config value, e.g. --set epochs=3 --set optimizer.lr=0.01"
@@ -148,15 +168,30 @@ def build_parser():
 
 
 def main(argv=None):
+    original_showwarning = warnings.showwarning
+    if not _debug_enabled():
+        warnings.showwarning = _show_warning
+    try:
+        return _run(argv)
+    finally:
+        warnings.showwarning = original_showwarning
+
+
+def _run(argv):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.func(args)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("lunarlearn: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of stdout went away (as with `| head`): stop quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except USER_ERRORS as exc:
-        if os.environ.get("LUNARLEARN_DEBUG"):
+        if _debug_enabled():
             traceback.print_exc()
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"lunarlearn: error: {message}", file=sys.stderr)

@@ -37,7 +37,21 @@ def _constant(value, like):
     return array
 
 
+def _as_float_of(tensor, other):
+    """Cast an integer or boolean ``tensor`` to ``other``'s float dtype.
+
+    NumPy would promote int64 with float32 to float64; this keeps the float
+    dtype, as PyTorch's type promotion does. Integer tensors never require
+    gradients, so the cast needs no graph node.
+    """
+    if tensor.dtype.kind in "biu" and other.dtype.kind == "f":
+        return Tensor._make(tensor.data.astype(other.dtype), False, None)
+    return tensor
+
+
 def _operands(a, b):
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        return _as_float_of(a, b), _as_float_of(b, a)
     if isinstance(a, Tensor):
         if not isinstance(b, Tensor):
             b = _constant(b, a.data)

@@ -10,6 +10,7 @@ the first input, so a model needs no input sizes beyond the data's.
 import fnmatch
 import re
 from collections import OrderedDict, namedtuple
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -53,6 +54,21 @@ class HookHandle:
 
 def _snake_case(name):
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+def _layer_name(cls):
+    """Return the registered layer name of ``cls``, else its snake_case class name.
+
+    Naming layers by their registered name makes a Sequential built from
+    modules and one built from a config produce the same parameter names.
+    """
+    from lunarlearn import registry
+
+    value = f"{cls.__module__}:{cls.__qualname__}"
+    for component in registry.components("layers"):
+        if component.value == value:
+            return component.name
+    return _snake_case(cls.__name__)
 
 
 class Module:
@@ -301,6 +317,11 @@ class Module:
         With ``strict``, missing or unexpected names raise; a shape mismatch
         always raises. Returns the missing and unexpected names.
         """
+        if not isinstance(state, Mapping):
+            raise TypeError(
+                "state must be a mapping from names to arrays, got "
+                f"{type(state).__name__}"
+            )
         targets = {}
         for name, param in self.named_parameters():
             targets[name] = ("param", param)
@@ -311,14 +332,31 @@ class Module:
         missing = [name for name in targets if name not in state]
         unexpected = [name for name in state if name not in targets]
         if strict and (missing or unexpected):
+            unbuilt = [
+                name or "(root)" for name, m in self.named_modules() if not m.built
+            ]
+            hint = (
+                f"; layers {unbuilt} are not built yet, so run one batch through the "
+                "model (or call summary(input_shape)) before loading"
+                if unbuilt
+                else ""
+            )
             raise KeyError(
                 f"state does not match the model: missing {missing}, unexpected "
-                f"{unexpected}"
+                f"{unexpected}{hint}"
             )
         for name, (kind, target) in targets.items():
             if name not in state:
                 continue
             value = state[name]
+            dtype = getattr(value, "dtype", None)
+            if dtype is None or np.dtype(dtype).kind not in "fiub":
+                raise TypeError(f"{name}: expected a numeric array, got {value!r:.80}")
+            if kind == "param" and np.dtype(dtype).kind != "f":
+                raise TypeError(
+                    f"{name}: saved dtype {dtype} is not a float type; parameters "
+                    "are floating point"
+                )
             if kind == "param":
                 if tuple(value.shape) != target.shape:
                     raise ShapeError(
@@ -515,7 +553,7 @@ class Sequential(Module):
         from lunarlearn import registry
 
         if isinstance(layer, Module):
-            base = _snake_case(type(layer).__name__)
+            base = _layer_name(type(layer))
         elif isinstance(layer, str | dict):
             spec = dict(layer) if isinstance(layer, dict) else {"type": layer}
             name = spec.pop("name", name)

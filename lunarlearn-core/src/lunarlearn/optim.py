@@ -22,7 +22,11 @@ class Optimizer:
         self.param_groups = []
         params = list(params)
         if not params:
-            raise ValueError("optimizer got an empty parameter list")
+            raise ValueError(
+                "optimizer got an empty parameter list; a model with lazy layers has "
+                "no parameters until its first call, so run one batch through it "
+                "(or call model.summary(input_shape)) before creating the optimizer"
+            )
         if not isinstance(params[0], dict):
             params = [{"params": params}]
         for group in params:

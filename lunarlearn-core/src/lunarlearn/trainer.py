@@ -2,6 +2,7 @@
 
 import json
 import math
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -19,6 +20,9 @@ from lunarlearn.io import write_text
 from lunarlearn.nn import Sequential
 from lunarlearn.plugins import PluginManager, get_plugin_manager
 from lunarlearn.tensor import Tensor
+
+#: Files that :meth:`Trainer.run` writes into the output directory.
+RUN_FILES = ("config.json", "history.json", "history.csv", "history.png")
 
 
 class Trainer:
@@ -62,11 +66,15 @@ class Trainer:
         self.stop_training = False
         self.train_data = None
         self.val_data = None
+        #: Visualizer that :meth:`run` uses to plot the history, or None.
+        self.visualizer = None
         self.hooks = PluginManager()
         for name, plugin in get_plugin_manager().list_name_plugin():
             if plugin is not None:
                 self.hooks.register(plugin, name=name)
-        for callback in self.callbacks:
+        # pluggy calls the last registered implementation first, so registering
+        # in reverse makes callbacks run in list order, before the plugins.
+        for callback in reversed(self.callbacks):
             self.hooks.register(callback)
 
     # Building from a config ---------------------------------------------------
@@ -76,15 +84,16 @@ class Trainer:
         """Build the model, data, loss, optimizer and callbacks that a config names.
 
         ``source`` is a TOML path or a dict; ``overrides`` are ``key=value``
-        strings; ``out`` replaces the config's output directory.
+        strings; ``out`` replaces the config's output directory. Without
+        either, a TOML config writes to ``runs/<file name>`` and a dict config
+        writes no files (until :meth:`run`, which needs a directory).
         """
         config = apply_overrides(load_config(source), overrides)
         config = validate(config)
         if out is not None:
             config["out"] = str(out)
-        elif "out" not in config:
-            stem = Path(source).stem if not isinstance(source, dict) else "run"
-            config["out"] = str(Path("runs") / stem)
+        elif "out" not in config and not isinstance(source, dict):
+            config["out"] = str(Path("runs") / Path(source).stem)
         backend.manual_seed(config["seed"])
 
         train_data, val_data, dataset = _build_data(config)
@@ -104,11 +113,12 @@ class Trainer:
             optimizer,
             metrics,
             callbacks,
-            out=config["out"],
+            out=config.get("out"),
             progress=config["progress"],
             config=config,
         )
         trainer.train_data, trainer.val_data = train_data, val_data
+        trainer.visualizer = _build_visualizer(config["plot"])
         return trainer
 
     def run(self):
@@ -119,23 +129,40 @@ class Trainer:
         """
         if self.config is None:
             raise ConfigError("run() needs a Trainer built with Trainer.from_config()")
-        self.out.mkdir(parents=True, exist_ok=True)
+        if self.out is None:
+            raise ConfigError(
+                "run() writes the history and a checkpoint: set 'out' in the config "
+                "or pass out= to Trainer.from_config()"
+            )
+        self._clear_previous_run()
         write_text(self.out / "config.json", json.dumps(self.config, indent=2) + "\n")
         history = self.fit(self.train_data, self.val_data, epochs=self.config["epochs"])
         self.save_checkpoint(self.out / "checkpoint", epoch=self.epoch + 1)
         self.plot()
         return history
 
+    def _clear_previous_run(self):
+        """Remove the files that an earlier run wrote into the output directory.
+
+        Only the files and directories that :meth:`run` writes are removed, so
+        a re-run never mixes its history with an older run's checkpoint.
+        """
+        if self.out.exists() and not self.out.is_dir():
+            raise ConfigError(f"output directory {self.out} exists and is a file")
+        self.out.mkdir(parents=True, exist_ok=True)
+        for name in RUN_FILES:
+            path = self.out / name
+            if path.is_file():
+                path.unlink()
+        checkpoint_dir = self.out / "checkpoint"
+        if (checkpoint_dir / "model.safetensors").is_file():
+            shutil.rmtree(checkpoint_dir)
+
     def plot(self):
         """Plot the history with the configured visualizer; return the PNG path."""
-        spec = self.config.get("plot") if self.config else "history"
-        if not spec or self.out is None:
+        if self.visualizer is None or self.out is None:
             return None
-        if not registry.names("visualizers"):
-            print("lunarlearn-viz is not installed; skipping the plot", file=sys.stderr)
-            return None
-        visualizer = registry.create("visualizers", spec)
-        return visualizer.save(self.history.to_dict(), self.out / "history.png")
+        return self.visualizer.save(self.history.to_dict(), self.out / "history.png")
 
     # Training ------------------------------------------------------------------
 
@@ -305,10 +332,29 @@ class Trainer:
         return trainer
 
 
+def _build_visualizer(spec):
+    """Build the plot's visualizer before training, so a bad name fails early."""
+    if not spec:
+        return None
+    if spec is True:
+        spec = "history"
+    if not registry.names("visualizers"):
+        print(
+            "lunarlearn-viz is not installed, so no plot will be drawn; install it "
+            "with: pip install 'lunarlearn[viz]'",
+            file=sys.stderr,
+        )
+        return None
+    return registry.create("visualizers", spec)
+
+
 def _as_input(x):
+    """Wrap a batch as a Tensor; integer and float64 data become float32."""
     if isinstance(x, Tensor):
         return x
-    return Tensor._make(x, False, None) if x.dtype == np.float32 else Tensor(x)
+    if x.dtype != backend.DEFAULT_DTYPE:
+        x = x.astype(backend.DEFAULT_DTYPE)
+    return Tensor._make(x, False, None)
 
 
 def _build_data(config):

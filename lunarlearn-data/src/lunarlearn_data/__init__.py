@@ -19,6 +19,7 @@ _EXPORTS = {
     "ChecksumError": "_errors",
     "DatasetNotFoundError": "_errors",
     "IDXFormatError": "_errors",
+    "MissingDependencyError": "_errors",
     "IDX_DTYPES": "_idx",
     "IDXDataset": "_idx",
     "read_idx": "_idx",

@@ -4,6 +4,7 @@ import numpy as np
 
 from ._checks import check_bool
 from ._dataset import ArrayDataset
+from ._errors import MissingDependencyError
 
 __all__ = ["Digits"]
 
@@ -21,7 +22,8 @@ class Digits(ArrayDataset):
     Samples are float32 and labels int64.
 
     Raises:
-        ImportError: scikit-learn is not installed.
+        MissingDependencyError: scikit-learn is not installed. It is an
+            ImportError and a LunarLearnError.
     """
 
     def __init__(self, *, flatten: bool = True, normalize: bool = True):
@@ -30,9 +32,10 @@ class Digits(ArrayDataset):
         try:
             from sklearn.datasets import load_digits
         except ImportError as exc:
-            raise ImportError(
+            raise MissingDependencyError(
                 "The Digits dataset needs scikit-learn, which is not installed. "
-                "Install it with: pip install lunarlearn-data[digits]"
+                "Install it with: pip install 'lunarlearn-data[digits]'",
+                name="sklearn",
             ) from exc
 
         bunch = load_digits()

@@ -2,7 +2,12 @@
 
 from lunarlearn.errors import LunarLearnError
 
-__all__ = ["ChecksumError", "DatasetNotFoundError", "IDXFormatError"]
+__all__ = [
+    "ChecksumError",
+    "DatasetNotFoundError",
+    "IDXFormatError",
+    "MissingDependencyError",
+]
 
 
 class DatasetNotFoundError(LunarLearnError, FileNotFoundError):
@@ -15,3 +20,7 @@ class ChecksumError(LunarLearnError, ValueError):
 
 class IDXFormatError(LunarLearnError, ValueError):
     """A file is not a valid IDX file: bad magic number, truncated, wrong size."""
+
+
+class MissingDependencyError(LunarLearnError, ImportError):
+    """A dataset needs an optional package that is not installed."""

@@ -34,6 +34,10 @@ __all__ = ["HistoryPlot", "plot_history"]
 # selection leaves them out, but metrics=[...] can still request them.
 NON_METRIC_KEYS = frozenset({"epoch", "epoch_time", "lr"})
 
+# Up to this many epochs the x axis gets one tick per epoch. Longer runs use a
+# locator that picks a few integer ticks.
+EXPLICIT_TICKS_MAX_EPOCHS = 10
+
 # Up to this many epochs each value also gets a marker, so an epoch whose
 # neighbours are NaN still shows as a dot.
 MARKER_MAX_EPOCHS = 50
@@ -136,8 +140,6 @@ class HistoryPlot(Visualizer):
         return selected
 
     def _draw_panel(self, axes: Axes, metric: MetricSeries, colour: str) -> None:
-        from matplotlib.ticker import MaxNLocator
-
         log_scale = metric.name == "loss" and self.log_loss
         if log_scale:
             _check_positive_loss(metric)
@@ -151,7 +153,7 @@ class HistoryPlot(Visualizer):
 
         if log_scale:
             axes.set_yscale("log")
-        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _set_epoch_ticks(axes, metric.epochs)
         axes.set_title(metric.name)
         axes.set_xlabel("epoch")
         axes.set_ylabel(metric.name)
@@ -181,6 +183,21 @@ def plot_history(
             f"Accepted options: {names}"
         )
     return HistoryPlot(**options).save(history, path)
+
+
+def _set_epoch_ticks(axes: Axes, epochs: int) -> None:
+    """Put x ticks on whole epochs only, for any number of epochs."""
+    from matplotlib.ticker import MaxNLocator
+
+    if 1 <= epochs <= EXPLICIT_TICKS_MAX_EPOCHS:
+        # MaxNLocator(integer=True) falls back to fractional ticks when the
+        # view holds fewer than two integers, as it does for one epoch.
+        axes.set_xticks(range(1, epochs + 1))
+        axes.set_xlim(0.5, epochs + 0.5)
+        return
+    # min_n_ticks=1 keeps the integer steps even when the user zooms in to a
+    # range that contains a single integer.
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
 
 
 def _grid_shape(panels: int) -> tuple[int, int]:

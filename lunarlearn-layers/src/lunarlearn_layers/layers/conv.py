@@ -119,6 +119,9 @@ class Conv2dFunction(Function):
                 f"with the same C. Received: input shape {x.shape}, kernel shape "
                 f"{weight.shape}"
             )
+        if x.dtype.kind in "biu":
+            # Integer data (pixels, counts) is computed in the kernel's dtype.
+            x = x.astype(weight.dtype)
         xp = backend.get_array_module(x)
         n, c, h, w = x.shape
         filters, _, kh, kw = weight.shape

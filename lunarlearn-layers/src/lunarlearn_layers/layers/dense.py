@@ -35,6 +35,9 @@ class DenseFunction(Function):
                 f"dense: the last axis of the input must match the kernel's first "
                 f"axis. Received: input shape {x.shape}, kernel shape {weight.shape}"
             )
+        if x.dtype.kind in "biu":
+            # Integer data (pixels, counts) is computed in the kernel's dtype.
+            x = x.astype(weight.dtype)
         if activation is not None and activation not in FUSED_ACTIVATIONS:
             raise ValueError(
                 f"invalid fused activation {activation!r}. Expected None or one of "
