@@ -132,7 +132,7 @@ def test_summary_of_cnn_example_needs_no_data(capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("LUNARLEARN_DATA", str(tmp_path))
     assert main(["summary", str(EXAMPLES / "mnist_cnn.toml")]) == 0
     out = capsys.readouterr().out
-    assert "('N', 8, 14, 14)" in out
+    assert "(N, 8, 14, 14)" in out
     assert "Total params: 15,786" in out
 
 
@@ -170,10 +170,19 @@ def test_plugins_names_extra_of_empty_kind(capsys, monkeypatch):
         return [] if kind == "optimizers" else real(kind)
 
     monkeypatch.setattr(registry, "components", without_optimizers)
+    real_distribution = registry.metadata.distribution
+
+    def distribution(name):
+        if name == "lunarlearn-optim":
+            raise registry.metadata.PackageNotFoundError(name)
+        return real_distribution(name)
+
+    monkeypatch.setattr(registry.metadata, "distribution", distribution)
     assert main(["plugins"]) == 0
     lines = capsys.readouterr().out.splitlines()
     position = lines.index("optimizers:")
-    assert lines[position + 1] == "  (none installed) (pip install 'lunarlearn[optim]')"
+    expected = "  (none installed: install them with: pip install 'lunarlearn[optim]')"
+    assert lines[position + 1] == expected
 
 
 def test_console_script_runs():

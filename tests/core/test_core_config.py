@@ -86,13 +86,22 @@ def test_override_creates_missing_section():
     [
         ("epochs", "expected key=value"),
         ("=3", "expected key=value"),
-        ("model.input_shape.x=1", "'input_shape' is not a section"),
-        ("model.layers.0.units=1", "'layers' is not a section"),
+        ("model.input_shape.x=1", "'x' is not a position in a list of 1 items"),
+        ("model.layers.9.units=1", "position 9 is out of range for a list of"),
+        ("model.input_shape.0.x=1", "'0' is not a section or a list"),
     ],
 )
 def test_override_rejects_malformed_assignment(assignment, message):
     with pytest.raises(ConfigError, match=message):
         apply_overrides(base_config(), [assignment])
+
+
+def test_override_reaches_list_items():
+    config = apply_overrides(
+        base_config(), ["model.layers.0.units=16", "model.layers.-1.type=dense"]
+    )
+    assert config["model"]["layers"][0]["units"] == 16
+    assert config["model"]["layers"][-1]["type"] == "dense"
 
 
 # Validation -----------------------------------------------------------------------

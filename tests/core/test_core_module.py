@@ -536,11 +536,11 @@ def test_summary_lists_layers_and_totals():
     rows = {line.split()[0]: line for line in text.splitlines() if line.strip()}
 
     assert "LazyAffine" in rows["encoder"]
-    assert "('N', 5)" in rows["encoder"]
+    assert "(N, 5)" in rows["encoder"]
     assert rows["encoder"].split()[-1] == "40"  # 7 * 5 + 5, built by the summary
-    assert "('N', 5)" in rows["act"]
+    assert "(N, 5)" in rows["act"]
     assert rows["act"].split()[-1] == "0"
-    assert "('N', 2)" in rows["head"]
+    assert "(N, 2)" in rows["head"]
     assert rows["head"].split()[-1] == "12"
     assert "Total params: 52" in text
     assert "Trainable params: 40" in text

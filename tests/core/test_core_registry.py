@@ -130,6 +130,18 @@ def test_unknown_qualified_name_raises():
         registry.get("optimizers", "lunarlearn-layers:adamw")
 
 
+def hide_distribution(monkeypatch, name):
+    """Make importlib.metadata report the distribution ``name`` as missing."""
+    real = registry.metadata.distribution
+
+    def distribution(wanted):
+        if wanted == name:
+            raise registry.metadata.PackageNotFoundError(wanted)
+        return real(wanted)
+
+    monkeypatch.setattr(registry.metadata, "distribution", distribution)
+
+
 def test_empty_kind_names_the_extra(monkeypatch):
     real = registry.components
     monkeypatch.setattr(
@@ -137,11 +149,23 @@ def test_empty_kind_names_the_extra(monkeypatch):
         "components",
         lambda kind: [] if kind == "optimizers" else real(kind),
     )
+    hide_distribution(monkeypatch, "lunarlearn-optim")
     with pytest.raises(PluginError) as raised:
         registry.get("optimizers", "sgd")
     message = str(raised.value)
     assert "no optimizers are installed" in message
     assert "pip install 'lunarlearn[optim]'" in message
+
+
+def test_empty_kind_of_installed_extra():
+    # lunarlearn-optim is installed but provides no schedulers.
+    with pytest.raises(PluginError) as raised:
+        registry.get("schedulers", "cosine")
+    message = str(raised.value)
+    assert "no schedulers are installed" in message
+    assert "no installed distribution provides them" in message
+    assert "'lunarlearn.schedulers' entry-point group" in message
+    assert "pip install" not in message
 
 
 # Names registered twice ----------------------------------------------------------

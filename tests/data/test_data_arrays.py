@@ -1,4 +1,6 @@
 import math
+import pickle
+import zipfile
 
 import numpy as np
 import pytest
@@ -6,6 +8,7 @@ import pytest
 from lunarlearn.errors import ConfigError
 from lunarlearn_data import (
     ArrayDataset,
+    DataLoader,
     Dataset,
     DatasetNotFoundError,
     Subset,
@@ -105,7 +108,25 @@ def test_array_dataset_npz_round_trip(tmp_path):
 def test_array_dataset_npz_without_labels(tmp_path):
     x, _ = make_arrays()
     np.savez(tmp_path / "x.npz", x=x)
-    assert ArrayDataset(path=tmp_path / "x.npz")[0][1] is None
+    dataset = ArrayDataset(path=tmp_path / "x.npz")
+    assert dataset.y is None
+    assert dataset.num_classes is None
+    assert dataset[0][1] is None
+    assert dataset[np.arange(4)][1] is None
+    np.testing.assert_array_equal(dataset[np.arange(4)][0], x[:4])
+
+
+@pytest.mark.parametrize("prefetch", [0, 2])
+def test_loader_unlabelled_yields_none(tmp_path, prefetch):
+    x, _ = make_arrays(count=7)
+    np.savez(tmp_path / "x.npz", x=x)
+    dataset = ArrayDataset(path=tmp_path / "x.npz")
+    train, validation = split_tail(dataset, 0.3)
+    cases = [(dataset, [3, 3, 1]), (train, [3, 1]), (validation, [3])]
+    for data, sizes in cases:
+        batches = list(DataLoader(data, 3, prefetch=prefetch))
+        assert [len(batch_x) for batch_x, _ in batches] == sizes
+        assert [batch_y for _, batch_y in batches] == [None] * len(sizes)
 
 
 def test_array_dataset_npz_errors(tmp_path):
@@ -125,12 +146,71 @@ def test_array_dataset_npz_errors(tmp_path):
 
     objects = np.array([{"a": 1}, None], dtype=object)
     np.savez(tmp_path / "objects.npz", x=objects)
-    with pytest.raises(ConfigError, match="Only numeric arrays"):
+    with pytest.raises(ConfigError, match="Array 'x' .* has dtype object"):
         ArrayDataset(path=tmp_path / "objects.npz")
+
+    np.savez(tmp_path / "none_labels.npz", x=np.zeros(3), y=None)
+    with pytest.raises(ConfigError, match="Array 'y' .* leave 'y' out"):
+        ArrayDataset(path=tmp_path / "none_labels.npz")
 
     (tmp_path / "text.npz").write_text("not an archive")
     with pytest.raises(ConfigError, match="text.npz"):
         ArrayDataset(path=tmp_path / "text.npz")
+
+
+def test_array_dataset_text_file_message(tmp_path):
+    path = tmp_path / "data.txt"
+    path.write_text("0.5 1.0 2.0\n1.5 0.0 3.0\n")
+    with pytest.raises(ConfigError) as info:
+        ArrayDataset(path=path)
+    message = str(info.value)
+    assert f"{path} is not a NumPy .npz archive" in message
+    assert "array 'x' and optionally an array 'y'" in message
+    assert "pickle" not in message
+
+
+def test_array_dataset_directory_message(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        ArrayDataset(path=tmp_path)
+    message = str(info.value)
+    assert f"{tmp_path} is a directory" in message
+    assert ".npz archive" in message
+
+
+class _TouchOnLoad:
+    """Pickles to a call that creates ``marker`` when it is unpickled."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (self.marker.touch, ())
+
+
+def test_array_dataset_never_unpickles(tmp_path):
+    marker = tmp_path / "unpickled"
+    path = tmp_path / "data.npz"
+    path.write_bytes(pickle.dumps(_TouchOnLoad(marker)))
+    with pytest.raises(ConfigError, match="not a NumPy .npz archive") as info:
+        ArrayDataset(path=path)
+    assert not marker.exists()
+    assert "pickle" not in str(info.value)
+
+
+def test_array_dataset_damaged_archives(tmp_path):
+    x, y = make_arrays()
+    whole = tmp_path / "whole.npz"
+    np.savez(whole, x=x, y=y)
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(whole.read_bytes()[:40])
+    with pytest.raises(ConfigError, match=r"truncated\.npz is not a valid \.npz"):
+        ArrayDataset(path=truncated)
+
+    not_npy = tmp_path / "raw.npz"
+    with zipfile.ZipFile(not_npy, "w") as archive:
+        archive.writestr("x.npy", b"raw bytes, not an .npy array")
+    with pytest.raises(ConfigError, match="'x', but it is not a NumPy array"):
+        ArrayDataset(path=not_npy)
 
 
 def test_index_errors():

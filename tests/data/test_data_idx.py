@@ -1,4 +1,5 @@
 import gzip
+import re
 import struct
 
 import numpy as np
@@ -174,6 +175,15 @@ def test_read_idx_missing_file(tmp_path):
         read_idx(tmp_path / "nothing-here")
 
 
+def test_read_idx_directory(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        read_idx(tmp_path)
+    message = str(info.value)
+    assert f"{tmp_path} is a directory" in message
+    assert "IDX file" in message
+    assert "raw or gzip-compressed" in message
+
+
 def make_idx_pair(tmp_path, count=6, height=3, width=4):
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, size=(count, height, width), dtype=np.uint8)
@@ -236,3 +246,8 @@ def test_idx_dataset_errors(tmp_path):
         IDXDataset(images_path, labels_path, normalize=1)
     with pytest.raises(TypeError, match="images"):
         IDXDataset(12, labels_path)
+    directory_error = re.escape(f"{tmp_path} is a directory") + ".*IDX file"
+    with pytest.raises(ConfigError, match=directory_error):
+        IDXDataset(tmp_path, labels_path)
+    with pytest.raises(ConfigError, match=directory_error):
+        IDXDataset(images_path, str(tmp_path))

@@ -1,4 +1,5 @@
 import gzip
+import logging
 import re
 import shutil
 from pathlib import Path
@@ -89,10 +90,18 @@ def test_mnist_missing_files_message(tmp_path):
     assert isinstance(info.value, FileNotFoundError)
 
 
-def test_mnist_download_from_file_mirror(mirror, tmp_path):
+def test_mnist_download_from_file_mirror(mirror, tmp_path, caplog):
     root = tmp_path / "downloads" / "mnist"
     unreachable = (tmp_path / "no-such-mirror").as_uri() + "/"
-    dataset = MNIST(root, split="test", mirrors=[unreachable, mirror.as_uri()])
+    with caplog.at_level(logging.WARNING, logger="lunarlearn_data"):
+        dataset = MNIST(root, split="test", mirrors=[unreachable, mirror.as_uri()])
+    warnings = [record.getMessage() for record in caplog.records]
+    assert len(warnings) == 2
+    for name, warning in zip(TEST_FILES, warnings, strict=True):
+        assert warning.startswith(f"Download of {unreachable}{name} failed: ")
+        assert warning.endswith(
+            f"The file was downloaded from {mirror.as_uri()}/{name}"
+        )
     assert len(dataset) == 10_000
     assert sorted(p.name for p in root.iterdir()) == sorted(TEST_FILES)
     for name in TEST_FILES:
@@ -112,19 +121,60 @@ def test_mnist_downloads_only_missing_file(mirror, tmp_path):
     ]
 
 
-def test_mnist_offline_error(tmp_path, monkeypatch):
+def test_mnist_offline_error(tmp_path, monkeypatch, caplog):
     root = tmp_path / "mnist"
-    unreachable = (tmp_path / "offline-mirror").as_uri() + "/"
-    monkeypatch.setattr(MNIST, "mirrors", (unreachable,))
-    with pytest.raises(DatasetNotFoundError) as info:
+    unreachable = [
+        (tmp_path / "offline-mirror").as_uri() + "/",
+        (tmp_path / "second-mirror").as_uri() + "/",
+    ]
+    monkeypatch.setattr(MNIST, "mirrors", tuple(unreachable))
+    with (
+        caplog.at_level(logging.WARNING, logger="lunarlearn_data"),
+        pytest.raises(DatasetNotFoundError) as info,
+    ):
         MNIST(root, split="test")
     message = str(info.value)
     assert "t10k-images-idx3-ubyte" in message
     assert "t10k-labels-idx1-ubyte" in message
-    assert str(root) in message
+    assert f"Place the files (gzip-compressed with a .gz suffix, or not) in {root}" in (
+        message
+    )
     assert "LUNARLEARN_DATA" in message
-    assert unreachable + "t10k-images-idx3-ubyte.gz" in message
+    for base in unreachable:
+        assert message.count(base + "t10k-images-idx3-ubyte.gz: ") == 1
+    assert message.count("Download failed from every mirror") == 1
+    assert caplog.records == []
+    assert isinstance(info.value.__cause__, OSError)
+    assert not root.exists()
+
+
+def test_mnist_failed_download_removes_new_dirs(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    monkeypatch.setenv("LUNARLEARN_DATA", str(data))
+    unreachable = (tmp_path / "offline-mirror").as_uri() + "/"
+    with pytest.raises(DatasetNotFoundError, match=re.escape(str(data / "mnist"))):
+        MNIST(split="test", mirrors=[unreachable])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_mnist_failed_download_keeps_old_dir(tmp_path):
+    root = tmp_path / "mnist"
+    root.mkdir()
+    unreachable = (tmp_path / "offline-mirror").as_uri() + "/"
+    with pytest.raises(DatasetNotFoundError):
+        MNIST(root, split="test", mirrors=[unreachable])
+    assert root.is_dir()
     assert list(root.iterdir()) == []
+
+
+def test_mnist_partial_download_keeps_file(mirror, tmp_path):
+    (mirror / TEST_FILES[1]).unlink()
+    root = tmp_path / "new" / "mnist"
+    with pytest.raises(DatasetNotFoundError) as info:
+        MNIST(root, split="test", mirrors=[mirror.as_uri()])
+    assert "missing t10k-labels-idx1-ubyte in" in str(info.value)
+    assert "t10k-images-idx3-ubyte," not in str(info.value)
+    assert [path.name for path in root.iterdir()] == [TEST_FILES[0]]
 
 
 def test_mnist_download_checksum_mismatch(mirror, tmp_path):
@@ -137,7 +187,7 @@ def test_mnist_download_checksum_mismatch(mirror, tmp_path):
     assert "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7" in str(
         info.value
     )
-    assert list(root.iterdir()) == []
+    assert not root.exists()
 
 
 def test_mnist_local_checksum_mismatch(mirror, tmp_path):

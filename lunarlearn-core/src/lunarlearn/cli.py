@@ -95,9 +95,7 @@ def _plugins(args):
         found = registry.components(kind)
         print(f"{kind}:")
         if not found:
-            extra = registry.KINDS[kind]
-            hint = f" (pip install 'lunarlearn[{extra}]')" if extra else ""
-            print(f"  (none installed){hint}")
+            print(f"  (none installed: {registry.install_hint(kind)})")
         for component in found:
             print(
                 f"  {component.name:<22} {component.distribution} {component.version}"

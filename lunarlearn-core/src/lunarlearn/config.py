@@ -89,11 +89,17 @@ def load_config(source):
     if isinstance(source, dict):
         return copy.deepcopy(source)
     path = Path(source)
+    if path.is_dir():
+        raise ConfigError(f"config path {path} is a directory; expected a TOML file")
     try:
         with open(path, "rb") as file:
             return tomllib.load(file)
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not UTF-8 text, as TOML requires: {exc}"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
 
@@ -106,29 +112,59 @@ def _parse_value(text):
 
 
 def apply_overrides(config, assignments):
-    """Apply ``key=value`` strings; dotted keys reach into sections.
+    """Apply ``key=value`` strings; dotted keys reach into sections and lists.
 
-    Values are parsed as TOML (``0.01``, ``true``, ``[1, 2]``) and taken as
-    strings otherwise.
+    ``optimizer.lr=0.01`` sets a key of a section and ``model.layers.0.units=64``
+    an item of a list, by position. Values are parsed as TOML (``0.01``,
+    ``true``, ``[1, 2]``) and taken as strings otherwise.
     """
     for assignment in assignments:
         key, sep, text = assignment.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"invalid --set {assignment!r}; expected key=value")
-        *parents, leaf = key.strip().split(".")
+        key = key.strip()
+        *parents, leaf = key.split(".")
         node = config
         for part in parents:
-            child = node.get(part)
+            child = _get_item(node, part, key)
             if isinstance(child, str):
                 child = {"type": child}
             elif child is None:
                 child = {}
-            elif not isinstance(child, dict):
-                raise ConfigError(f"--set {key}: {part!r} is not a section")
-            node[part] = child
+            elif not isinstance(child, dict | list):
+                raise ConfigError(f"--set {key}: {part!r} is not a section or a list")
+            _set_item(node, part, child, key)
             node = child
-        node[leaf] = _parse_value(text.strip())
+        _set_item(node, leaf, _parse_value(text.strip()), key)
     return config
+
+
+def _list_index(items, part, key):
+    try:
+        index = int(part)
+    except ValueError:
+        raise ConfigError(
+            f"--set {key}: {part!r} is not a position in a list of {len(items)} items"
+        ) from None
+    if not -len(items) <= index < len(items):
+        raise ConfigError(
+            f"--set {key}: position {index} is out of range for a list of "
+            f"{len(items)} items"
+        )
+    return index
+
+
+def _get_item(node, part, key):
+    if isinstance(node, list):
+        return node[_list_index(node, part, key)]
+    return node.get(part)
+
+
+def _set_item(node, part, value, key):
+    if isinstance(node, list):
+        node[_list_index(node, part, key)] = value
+    else:
+        node[part] = value
 
 
 def _check_keys(section, values):
@@ -154,6 +190,8 @@ def _check_keys(section, values):
 def validate(config):
     """Check keys and fill defaults; returns the completed config."""
     _check_keys("", config)
+    if "out" in config and not isinstance(config["out"], str):
+        raise ConfigError(f"invalid out {config['out']!r}; expected a directory path")
     _check_keys("model", config["model"])
     _check_keys("data", config["data"])
     for key, value in DEFAULTS.items():

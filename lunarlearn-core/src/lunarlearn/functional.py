@@ -14,6 +14,7 @@ import numpy as np
 
 from lunarlearn import backend
 from lunarlearn.autograd import Function, unbroadcast
+from lunarlearn.errors import ShapeError
 from lunarlearn.tensor import Tensor
 
 _PYTHON_SCALARS = (bool, int, float)
@@ -212,29 +213,49 @@ class MatMul(Function):
         return grad_a, grad_b
 
 
+def _elementwise(function, name, a, b):
+    """Apply a broadcasting binary ``function``, naming both shapes on a mismatch."""
+    a, b = _operands(a, b)
+    try:
+        return function.apply(a, b)
+    except ValueError:
+        if _broadcastable(_shape(a), _shape(b)):
+            raise
+        raise ShapeError(
+            f"{name}: shapes {_shape(a)} and {_shape(b)} cannot be broadcast together"
+        ) from None
+
+
+def _broadcastable(shape_a, shape_b):
+    return builtins.all(
+        x == y or x == 1 or y == 1
+        for x, y in zip(shape_a[::-1], shape_b[::-1], strict=False)
+    )
+
+
 def add(a, b):
     """Return ``a + b`` with broadcasting."""
-    return Add.apply(*_operands(a, b))
+    return _elementwise(Add, "add", a, b)
 
 
 def sub(a, b):
     """Return ``a - b`` with broadcasting."""
-    return Sub.apply(*_operands(a, b))
+    return _elementwise(Sub, "sub", a, b)
 
 
 def mul(a, b):
     """Return ``a * b`` with broadcasting."""
-    return Mul.apply(*_operands(a, b))
+    return _elementwise(Mul, "mul", a, b)
 
 
 def div(a, b):
     """Return ``a / b`` with broadcasting."""
-    return Div.apply(*_operands(a, b))
+    return _elementwise(Div, "div", a, b)
 
 
 def pow(a, b):  # noqa: A001 - mirrors the operator
     """Return ``a ** b`` with broadcasting."""
-    return Pow.apply(*_operands(a, b))
+    return _elementwise(Pow, "pow", a, b)
 
 
 def neg(a):
@@ -244,7 +265,15 @@ def neg(a):
 
 def matmul(a, b):
     """Return the matrix product ``a @ b`` (batched and broadcast like NumPy)."""
-    return MatMul.apply(*_operands(a, b))
+    a, b = _operands(a, b)
+    try:
+        return MatMul.apply(a, b)
+    except ValueError:
+        raise ShapeError(
+            f"matmul: shapes {_shape(a)} and {_shape(b)} do not align; the last "
+            "axis of the first must equal the second-to-last axis of the second "
+            "(or its only axis)"
+        ) from None
 
 
 # Reductions ----------------------------------------------------------------
@@ -816,11 +845,11 @@ def where(condition, x, y):
 
 
 def maximum(a, b):
-    return Maximum.apply(*_operands(a, b))
+    return _elementwise(Maximum, "maximum", a, b)
 
 
 def minimum(a, b):
-    return Minimum.apply(*_operands(a, b))
+    return _elementwise(Minimum, "minimum", a, b)
 
 
 def cast(x, dtype):

@@ -87,14 +87,24 @@ class History:
         path = Path(path)
         if path.is_dir():
             path = path / "history.json"
-        with open(path, encoding="utf-8") as file:
-            raw = json.load(file)
+        try:
+            with open(path, encoding="utf-8") as file:
+                raw = json.load(file)
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"no history at {path}; expected a run directory or its history.json"
+            ) from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path} is not a JSON history file: {exc}") from None
         if not isinstance(raw, dict):
             raise ValueError(f"{path}: expected a JSON object of per-epoch lists")
         figures = {}
         for name, values in raw.items():
-            if not isinstance(values, list):
-                raise ValueError(f"{path}: figure {name!r} is not a list")
+            if not isinstance(values, list) or not all(
+                v is None or (isinstance(v, int | float) and not isinstance(v, bool))
+                for v in values
+            ):
+                raise ValueError(f"{path}: figure {name!r} is not a list of numbers")
             figures[name] = [math.nan if v is None else float(v) for v in values]
         return cls(figures)
 

@@ -440,7 +440,7 @@ class Module:
 def _format_summary(model, rows):
     header = ("Layer", "Type", "Output shape", "Params")
     body = [
-        (name, kind, str(("N", *shape[1:])), f"{count:,}")
+        (name, kind, "(" + ", ".join(["N", *map(str, shape[1:])]) + ")", f"{count:,}")
         for name, kind, shape, count in rows
     ]
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(4)]

@@ -169,17 +169,27 @@ def resolve(kind, name):
     return found[0]
 
 
+def install_hint(kind):
+    """Return what to install to get components of ``kind``."""
+    extra = KINDS[kind]
+    if extra is None:
+        return "reinstall lunarlearn-core"
+    try:
+        metadata.distribution(f"lunarlearn-{extra}")
+    except metadata.PackageNotFoundError:
+        return f"install them with: pip install 'lunarlearn[{extra}]'"
+    return (
+        f"no installed distribution provides them yet; a plugin can add them in "
+        f"the '{group(kind)}' entry-point group"
+    )
+
+
 def _unknown_name_error(kind, name):
     installed = names(kind)
     if not installed:
-        extra = KINDS[kind]
-        hint = (
-            f"install them with: pip install 'lunarlearn[{extra}]'"
-            if extra
-            else "reinstall lunarlearn-core"
-        )
         return PluginError(
-            f"unknown {kind} name {name!r}: no {kind} are installed; {hint}"
+            f"unknown {kind} name {name!r}: no {kind} are installed; "
+            f"{install_hint(kind)}"
         )
     # Class names match too, but the suggestion is the snake_case name.
     canonical = {known: known for known in installed}
@@ -251,11 +261,14 @@ def create(kind, spec, *args, **kwargs):
     options.update(kwargs)
     accepted = accepted_options(factory)
     if accepted is not None:
+        # Arguments passed positionally (an optimizer's parameters) are not options.
+        accepted = [a for a in accepted if a != "self"][len(args) :]
         unknown = sorted(set(options) - set(accepted))
         if unknown:
+            listed = ", ".join(accepted) if accepted else "none (it takes no options)"
             raise ConfigError(
                 f"unknown option(s) {', '.join(map(repr, unknown))} for {kind} "
-                f"{name!r}; accepted: {', '.join(a for a in accepted if a != 'self')}"
+                f"{name!r}; accepted: {listed}"
             )
     _check_arguments(kind, name, factory, args, options)
     return factory(*args, **options)

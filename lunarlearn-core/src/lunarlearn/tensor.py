@@ -25,6 +25,15 @@ def _to_array(data, dtype):
     return array
 
 
+def _check_numeric(array):
+    if array.dtype.kind not in "biufc":
+        raise TypeError(
+            f"Tensor data must be numeric (bool, integer, float or complex), got "
+            f"dtype {array.dtype}"
+        )
+    return array
+
+
 class Tensor:
     """An n-dimensional array that records operations for differentiation.
 
@@ -40,7 +49,7 @@ class Tensor:
     def __init__(self, data, requires_grad=False, dtype=None):
         if isinstance(data, Tensor):
             data = data.data
-        self.data = _to_array(data, dtype)
+        self.data = _check_numeric(_to_array(data, dtype))
         if requires_grad and self.data.dtype.kind != "f":
             raise TypeError(
                 f"only floating-point tensors can require gradients, got dtype "

@@ -226,6 +226,7 @@ class Trainer:
         )
         with bar:
             for batch, (x, y) in enumerate(data):
+                _check_targets(y)
                 hook.lunarlearn_batch_begin(trainer=self, batch=batch)
                 step_started = time.perf_counter()
                 output = model(_as_input(x))
@@ -275,6 +276,7 @@ class Trainer:
         try:
             with no_grad():
                 for x, y in data:
+                    _check_targets(y)
                     output = model(_as_input(x))
                     total_loss += self.loss(output, y).item() * len(x)
                     count += len(x)
@@ -348,6 +350,14 @@ def _build_visualizer(spec):
     return registry.create("visualizers", spec)
 
 
+def _check_targets(y):
+    if y is None:
+        raise ConfigError(
+            "the data has no labels (y is None), which the loss needs; an .npz "
+            "dataset needs an array 'y' beside 'x'"
+        )
+
+
 def _as_input(x):
     """Wrap a batch as a Tensor; integer and float64 data become float32."""
     if isinstance(x, Tensor):
@@ -368,6 +378,10 @@ def _build_data(config):
     data = config["data"]
     options = dict(data.get("options") or {})
     dataset = registry.create("datasets", {"type": data["dataset"], **options})
+    if len(dataset) and dataset[0][1] is None:
+        raise ConfigError(
+            f"dataset {data['dataset']!r} has no labels (y), which training needs"
+        )
     split = data["validation_split"]
     if split and data["split_shuffle"]:
         order = np.random.default_rng(config["seed"]).permutation(len(dataset))
@@ -376,6 +390,11 @@ def _build_data(config):
         train, val = lunarlearn_data.split_tail(dataset, split)
     else:
         train, val = dataset, None
+    if data["drop_last"] and len(train) < data["batch_size"]:
+        raise ConfigError(
+            f"data.batch_size {data['batch_size']} is larger than the "
+            f"{len(train)} training samples, so drop_last leaves no batch"
+        )
     train_loader = lunarlearn_data.DataLoader(
         train,
         batch_size=data["batch_size"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import zipfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 
@@ -145,39 +146,90 @@ def _check_num_classes(num_classes, y: np.ndarray | None) -> int | None:
     return int(num_classes)
 
 
+# An .npz archive is a zip file, which starts with a local file header, or with
+# the end-of-directory record when it contains no arrays. An .npy file starts with
+# its own magic string.
+_ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
+_NPY_MAGIC = b"\x93NUMPY"
+_NPZ_EXPECTED = (
+    "ArrayDataset(path=...) expects a NumPy .npz archive with an array 'x' and "
+    "optionally an array 'y', as written by np.savez(path, x=x, y=y)"
+)
+
+
 def _load_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """Read arrays ``x`` and optional ``y`` from an .npz archive, without pickle."""
+    """Read arrays ``x`` and optional ``y`` from an .npz archive, without pickle.
+
+    The file's first bytes are checked before NumPy reads it, because
+    ``np.load`` treats any file that is neither .npy nor .npz as a pickle.
+    """
+    if path.is_dir():
+        raise ConfigError(f"{path} is a directory, not a file. {_NPZ_EXPECTED}")
     if not path.is_file():
-        raise DatasetNotFoundError(
-            f"Array file not found: {path}. ArrayDataset(path=...) expects an .npz "
-            "archive with arrays 'x' and 'y', as written by np.savez(path, x=x, y=y)"
+        raise DatasetNotFoundError(f"Array file not found: {path}. {_NPZ_EXPECTED}")
+    with open(path, "rb") as file:
+        magic = file.read(len(_NPY_MAGIC))
+    if magic == _NPY_MAGIC:
+        raise ConfigError(
+            f"{path} is an .npy file with a single array, not an .npz archive. "
+            "Save x and y together with np.savez(path, x=x, y=y)"
         )
+    if magic[:4] not in _ZIP_SIGNATURES:
+        raise ConfigError(f"{path} is not a NumPy .npz archive. {_NPZ_EXPECTED}")
     try:
         archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"Cannot read {path} as an .npz archive: {exc}") from exc
-    if not isinstance(archive, np.lib.npyio.NpzFile):
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
         raise ConfigError(
-            f"{path} contains a single array, not an .npz archive. Save x and y "
-            "together with np.savez(path, x=x, y=y)"
-        )
+            f"{path} is not a valid .npz archive: {exc}. {_NPZ_EXPECTED}"
+        ) from exc
 
     with archive:
         if "x" not in archive.files:
             raise ConfigError(
                 f"{path} has no array 'x'. Found: {sorted(archive.files)}. "
-                "Save x and y with np.savez(path, x=x, y=y)"
+                f"{_NPZ_EXPECTED}"
             )
-        try:
-            x = archive["x"]
-            y = archive["y"] if "y" in archive.files else None
-        except ValueError as exc:
-            # Object arrays can only be restored through pickle, which stays off.
-            raise ConfigError(
-                f"Cannot load arrays from {path}: {exc}. Only numeric arrays "
-                "are supported"
-            ) from exc
+        x = _read_npz_array(archive, "x", path)
+        y = _read_npz_array(archive, "y", path) if "y" in archive.files else None
     return x, y
+
+
+def _read_npz_array(archive, key: str, path: Path) -> np.ndarray:
+    """Return array ``key`` of an open .npz archive, rejecting object arrays."""
+    try:
+        value = archive[key]
+    except (ValueError, EOFError, OSError, zipfile.BadZipFile) as exc:
+        if _stores_objects(archive, key):
+            hint = " or leave 'y' out for data without labels" if key == "y" else ""
+            raise ConfigError(
+                f"Array '{key}' in {path} has dtype object. ArrayDataset reads "
+                "numeric arrays only, because restoring objects runs pickle. "
+                f"Save a numeric array{hint}"
+            ) from exc
+        raise ConfigError(f"Cannot read array '{key}' from {path}: {exc}") from exc
+    if not isinstance(value, np.ndarray):
+        raise ConfigError(
+            f"{path} contains '{key}', but it is not a NumPy array (.npy) member. "
+            f"{_NPZ_EXPECTED}"
+        )
+    return value
+
+
+def _stores_objects(archive, key: str) -> bool:
+    """Return whether the header of .npy member ``key`` declares an object dtype."""
+    read_header = {
+        (1, 0): np.lib.format.read_array_header_1_0,
+        (2, 0): np.lib.format.read_array_header_2_0,
+    }
+    try:
+        with archive.zip.open(key + ".npy") as member:
+            version = np.lib.format.read_magic(member)
+            if version not in read_header:
+                return False
+            _, _, dtype = read_header[version](member)
+    except (ValueError, KeyError, OSError, zipfile.BadZipFile):
+        return False
+    return dtype.hasobject
 
 
 class ArrayDataset(Dataset):

@@ -39,10 +39,17 @@ def read_idx_bytes(path: str | os.PathLike) -> bytes:
     Gzip is detected from the first two bytes, whatever the file suffix.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(
+            f"{path} is a directory, but an IDX file is expected here: a file "
+            "such as train-images-idx3-ubyte, raw or gzip-compressed"
+        )
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise DatasetNotFoundError(f"IDX file not found: {path}") from None
+        raise DatasetNotFoundError(
+            f"IDX file not found: {path}. Expected an IDX file, raw or gzip-compressed"
+        ) from None
     if data[:2] != GZIP_MAGIC:
         return data
     try:
@@ -112,6 +119,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
     Raises:
         DatasetNotFoundError: ``path`` does not exist.
+        ConfigError: ``path`` is a directory.
         IDXFormatError: bad magic number, truncated file, damaged gzip data, or
             a data size that differs from the one the header declares.
     """

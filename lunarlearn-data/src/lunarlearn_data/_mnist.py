@@ -203,37 +203,70 @@ class MNIST(IDXDataset):
             ) from None
         return parse_idx(data, str(path))
 
-    def _missing_message(self, missing: list[MNISTFile], reason: str) -> str:
+    def _missing_message(
+        self, missing: list[MNISTFile], reason: str, errors: tuple[str, ...] = ()
+    ) -> str:
+        """Build the error for files that are missing, with ``errors`` as lines."""
         names = ", ".join(spec.name for spec in missing)
+        details = "".join(f"\n  {line}" for line in errors)
+        separator = "\n" if errors else " "
         return (
-            f"MNIST {self.split} split: missing {names} in {self.root}. {reason} "
+            f"MNIST {self.split} split: missing {names} in {self.root}. "
+            f"{reason}{details}{separator}"
             f"Place the files (gzip-compressed with a .gz suffix, or not) in "
             f"{self.root}, pass root= to the directory that holds them, or set "
             "LUNARLEARN_DATA to a directory whose mnist/ subdirectory holds them."
         )
 
     def _download(self, missing: list[MNISTFile]) -> None:
-        """Fetch each missing file from the first mirror that serves it intact."""
+        """Fetch each missing file from the first mirror that serves it intact.
+
+        When a download fails, the directories that this call created are
+        removed again if nothing was saved in them.
+        """
         if not self.mirrors:
             raise DatasetNotFoundError(
                 self._missing_message(missing, "No download mirrors are configured.")
             )
+        created = _missing_directories(self.root)
         self.root.mkdir(parents=True, exist_ok=True)
-        for position, spec in enumerate(missing):
-            failures = []
-            for base in self.mirrors:
-                url = base.rstrip("/") + "/" + spec.name + ".gz"
-                try:
-                    self._fetch(url, spec)
-                    break
-                except (OSError, ValueError, http.client.HTTPException) as exc:
-                    logger.warning("Download of %s failed: %s", url, exc)
-                    failures.append(f"  {url}: {exc}")
-            else:
-                reason = "Download failed from every mirror:\n" + "\n".join(failures)
-                raise DatasetNotFoundError(
-                    self._missing_message(missing[position:], reason + "\n")
+        try:
+            for position, spec in enumerate(missing):
+                self._download_file(spec, missing[position:])
+        except BaseException:
+            _remove_empty_directories(created)
+            raise
+
+    def _download_file(self, spec: MNISTFile, remaining: list[MNISTFile]) -> None:
+        """Fetch ``spec`` from the first mirror that serves it intact.
+
+        A mirror's error is logged as a warning when a later mirror serves the
+        file. When every mirror fails, the raised error lists each mirror's
+        error instead, so each failure is reported once.
+        """
+        failures: list[tuple[str, Exception]] = []
+        for base in self.mirrors:
+            url = base.rstrip("/") + "/" + spec.name + ".gz"
+            try:
+                self._fetch(url, spec)
+            except (OSError, ValueError, http.client.HTTPException) as exc:
+                failures.append((url, exc))
+                continue
+            for failed_url, error in failures:
+                logger.warning(
+                    "Download of %s failed: %s. The file was downloaded from %s",
+                    failed_url,
+                    error,
+                    url,
                 )
+            return
+        raise DatasetNotFoundError(
+            self._missing_message(
+                remaining,
+                "Download failed from every mirror:",
+                tuple(f"{url}: {error}" for url, error in failures),
+            )
+        ) from failures[-1][1]
 
     def _fetch(self, url: str, spec: MNISTFile) -> Path:
         """Download ``url`` to a temporary file, verify it, then move it in place.
@@ -264,3 +297,21 @@ class MNIST(IDXDataset):
                 os.unlink(temp_name)
             raise
         return target
+
+
+def _missing_directories(path: Path) -> list[Path]:
+    """Return ``path`` and those of its parents that do not exist, deepest first."""
+    missing = []
+    while not path.exists() and path.parent != path:
+        missing.append(path)
+        path = path.parent
+    return missing
+
+
+def _remove_empty_directories(directories: list[Path]) -> None:
+    """Remove each directory, deepest first, and stop at the first non-empty one."""
+    for directory in directories:
+        try:
+            directory.rmdir()
+        except OSError:
+            return

@@ -191,7 +191,7 @@ def _set_epoch_ticks(axes: Axes, epochs: int) -> None:
 
     if 1 <= epochs <= EXPLICIT_TICKS_MAX_EPOCHS:
         # MaxNLocator(integer=True) falls back to fractional ticks when the
-        # view holds fewer than two integers, as it does for one epoch.
+        # view contains fewer than two integers, as it does for one epoch.
         axes.set_xticks(range(1, epochs + 1))
         axes.set_xlim(0.5, epochs + 0.5)
         return
