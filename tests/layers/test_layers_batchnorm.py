@@ -205,3 +205,28 @@ def test_batchnorm2d_rejects_channel_change():
 def test_batch_norm_needs_weight_and_bias_together():
     with pytest.raises(ValueError, match="both weight and bias"):
         batch_norm(ll.Tensor(random((2, 3))), None, None, np.ones(3, np.float32))
+
+
+@pytest.mark.parametrize("affine", [True, False], ids=["affine", "plain"])
+def test_batchnorm2d_inference_matches_torch(affine):
+    # Under no_grad the eval forward takes its own two-pass path.
+    layer = BatchNorm2d(affine=affine)
+    ref_layer = torch.nn.BatchNorm2d(3, affine=affine)
+    for step in range(3):
+        x = random((4, 3, 5, 5), step) * 2 + 1
+        layer(ll.Tensor(x))
+        ref_layer(torch.tensor(x))
+    if affine:
+        layer.weight.data = random((3,), 20)
+        layer.bias.data = random((3,), 21)
+        ref_layer.weight.data = torch.tensor(layer.weight.data)
+        ref_layer.bias.data = torch.tensor(layer.bias.data)
+    layer.eval()
+    ref_layer.eval()
+    x = random((2, 3, 5, 5), 9)
+    with ll.no_grad():
+        out = layer(ll.Tensor(x))
+    with torch.no_grad():
+        ref = ref_layer(torch.tensor(x))
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out.data, ref.numpy(), rtol=1e-5, atol=1e-5)

@@ -101,3 +101,12 @@ def test_maxpool2d_rejects_negative_padding():
 def test_maxpool2d_rejects_small_input():
     with pytest.raises(ShapeError, match="larger than the padded input"):
         MaxPool2d(3, stride=1)(ll.Tensor(random((1, 1, 2, 2))))
+
+
+def test_max_pool_2x2_without_grad_matches_torch():
+    # Without a gradient the 2x2 path skips the winner masks.
+    x = random((3, 2, 6, 8), 4)
+    with ll.no_grad():
+        out = max_pool2d(ll.Tensor(x), 2)
+    ref = TF.max_pool2d(torch.tensor(x), 2)
+    np.testing.assert_array_equal(out.data, ref.numpy())

@@ -48,8 +48,9 @@ class MaxPool2dFunction(Function):
         )
         self.pairs = self.fast and (ph, pw) == (2, 2)
         if self.pairs:
-            out, self.index = _max_pool_2x2(x)
+            out, index = _max_pool_2x2(x, track=self.needs_input_grad[0])
             if self.needs_input_grad[0]:
+                self.index = index
                 self.geometry = (x.shape, pool_size, stride, padding)
             return out
         if self.fast:
@@ -114,26 +115,28 @@ class MaxPool2dFunction(Function):
         return grad_padded[:, :, pad_h : pad_h + h, pad_w : pad_w + w]
 
 
-def _max_pool_2x2(x):
+def _max_pool_2x2(x, track=True):
     """Max-pool (N, C, H, W) over 2x2 tiles as two pairwise maxima.
 
     The first maximum is taken over horizontal pairs, the second over the
     vertical pairs of those results; this reads memory in order, unlike four
-    strided views. Returns the output and, for the backward pass, two boolean
-    arrays that are true where the right, then the lower, element won. Ties
-    keep the left and upper element, so the gradient goes to the first
-    maximum in row-major order, as in PyTorch.
+    strided views. Returns the output and, with ``track``, the two boolean
+    arrays that the backward pass needs: true where the right, then the lower,
+    element won. Ties keep the left and upper element, so the gradient goes to
+    the first maximum in row-major order, as in PyTorch.
     """
+    xp = backend.get_array_module(x)
     n, c, h, w = x.shape
     pairs = x.reshape(n, c, h, w // 2, 2)
     left, right = pairs[..., 0], pairs[..., 1]
-    right_wins = right > left
-    row_max = backend.get_array_module(x).maximum(left, right)
+    row_max = xp.maximum(left, right)
 
     rows = row_max.reshape(n, c, h // 2, 2, w // 2)
     upper, lower = rows[:, :, :, 0, :], rows[:, :, :, 1, :]
-    lower_wins = lower > upper
-    return backend.get_array_module(x).maximum(upper, lower), (right_wins, lower_wins)
+    out = xp.maximum(upper, lower)
+    if not track:
+        return out, None
+    return out, (right > left, lower > upper)
 
 
 def _max_unpool_2x2(grad_output, right_wins, lower_wins):
