@@ -166,13 +166,12 @@ class Adam(CheckedOptimizer):
         step_size = lr / (1.0 - beta1**step)
         bias_correction2_sqrt = (1.0 - beta2**step) ** 0.5
 
-        # The denominator sqrt(v) / sqrt(1 - beta2^t) + eps goes into scratch,
-        # then scratch becomes the step m / denominator * step_size.
+        # m / (sqrt(v) / c + eps) equals m * c / (sqrt(v) + eps * c) with
+        # c = sqrt(1 - beta2^t), which saves one pass over the parameter.
         xp.sqrt(second_moment, out=scratch)
-        scratch /= bias_correction2_sqrt
-        scratch += eps
+        scratch += eps * bias_correction2_sqrt
         xp.divide(exp_avg, scratch, out=scratch)
-        scratch *= step_size
+        scratch *= step_size * bias_correction2_sqrt
         data -= scratch
 
 
