@@ -308,3 +308,20 @@ def test_lambda_callback_added_figure_reaches_history():
 def test_lambda_callback_rejects_bad_hooks(hooks, message):
     with pytest.raises(ConfigError, match=message):
         LambdaCallback(**hooks)
+
+
+@pytest.mark.parametrize("patience", [-1, 2.5, "3", True])
+def test_early_stopping_rejects_bad_patience(patience):
+    with pytest.raises(ConfigError, match="invalid patience"):
+        EarlyStopping(patience=patience)
+
+
+def test_model_checkpoint_every_epoch_needs_no_monitor(tmp_path):
+    saver = ModelCheckpoint(
+        directory="each", monitor="no_such_figure", save_best_only=False
+    )
+    trainer = Trainer.from_config(digits_config(2), out=tmp_path)
+    trainer.hooks.register(saver)
+    trainer.fit(trainer.train_data, trainer.val_data, epochs=2)
+    assert saver.saved_epochs == [0, 1]
+    assert (tmp_path / "each" / "model.safetensors").is_file()

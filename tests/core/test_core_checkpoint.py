@@ -293,3 +293,12 @@ def test_loading_uses_no_pickle(saved_run, monkeypatch):
 def test_missing_checkpoint_names_expected_files(tmp_path):
     with pytest.raises(CheckpointError, match="model.safetensors"):
         checkpoint.load_checkpoint(tmp_path)
+
+
+def test_find_checkpoint_falls_back_to_moved_aside_copy(tmp_path):
+    # A crash between the two renames leaves only the old checkpoint, moved aside.
+    target = tmp_path / "ckpt"
+    checkpoint.save_checkpoint(target, small_model(0), {"note": "old"})
+    os.replace(target, tmp_path / ".ckpt.old")
+    assert checkpoint.find_checkpoint(target) == tmp_path / ".ckpt.old"
+    assert checkpoint.load_checkpoint(target).config == {"note": "old"}

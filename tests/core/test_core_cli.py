@@ -97,6 +97,10 @@ def test_plot_writes_png(digits_toml, tmp_path, capsys):
         assert image.format == "PNG"
         image.verify()
 
+    # Given the history.json itself, the plot goes beside it.
+    assert main(["plot", str(out / "history.json")]) == 0
+    assert (out / "history.png").is_file()
+
 
 def test_plot_of_missing_history_fails_in_one_line(tmp_path, capsys):
     assert main(["plot", str(tmp_path)]) == 1

@@ -696,3 +696,15 @@ def test_matches_torch(case):
             atol=1e-5,
             err_msg=f"gradient of input {index}",
         )
+
+
+def test_concat_and_stack_keep_float32_with_float64_arrays():
+    x = Tensor(np.ones(2, dtype=np.float32), requires_grad=True)
+    assert F.concat([x, np.ones(2)]).dtype == np.float32
+    assert F.stack([np.ones(2), x]).dtype == np.float32
+
+
+@pytest.mark.parametrize("start_axis", [3, 4, -4])
+def test_flatten_rejects_out_of_range_axis(start_axis):
+    with pytest.raises(ValueError, match=f"invalid start_axis {start_axis}"):
+        F.flatten(Tensor(np.ones((2, 3, 4), dtype=np.float32)), start_axis)

@@ -233,6 +233,43 @@ def test_non_finite_loss_stops_training(tmp_path):
         trainer.fit(loader, epochs=1)
     assert trainer.history.epochs == 0
     assert not (tmp_path / "history.json").exists()
+    # The loss is checked before the step, so the weights stay finite.
+    for name, value in model.state_dict().items():
+        assert np.isfinite(value).all(), name
+
+
+def test_run_rejects_objects_in_config(tmp_path):
+    out = tmp_path / "run"
+    Trainer.from_config(digits_config(epochs=1), out=out).run()
+    before = (out / "history.json").read_text()
+    config = digits_config(epochs=1, loss=registry.create("losses", "cross_entropy"))
+    trainer = Trainer.from_config(config, out=out)
+    with pytest.raises(ConfigError, match="names and plain values"):
+        trainer.run()
+    # Nothing of the earlier run was removed.
+    assert (out / "history.json").read_text() == before
+    assert (out / "checkpoint" / "model.safetensors").is_file()
+
+
+def test_rerun_replaces_previous_run_files(tmp_path):
+    out = tmp_path / "run"
+    Trainer.from_config(digits_config(epochs=2), out=out).run()
+    (out / "history.png").unlink()
+    Trainer.from_config(digits_config(epochs=1, plot=False), out=out).run()
+    history = json.loads((out / "history.json").read_text())
+    assert len(history["loss"]) == 1
+    assert not (out / "history.png").exists()
+    saved = json.loads((out / "checkpoint" / "config.json").read_text())
+    assert saved["state"]["epoch"] == 1
+
+
+def test_evaluate_keeps_frozen_layer_in_eval_mode():
+    trainer = Trainer.from_config(digits_config(epochs=1))
+    first = trainer.model[0]
+    first.eval()
+    trainer.evaluate(trainer.val_data)
+    assert trainer.model.training
+    assert not first.training
 
 
 # fit() with models built in Python ----------------------------------------------

@@ -146,7 +146,6 @@ class Function:
         """Drop the inputs and saved arrays once the graph is no longer needed."""
         self.__dict__.clear()
         self.inputs = None
-        self._released = True
 
 
 def _topological_order(root):

@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 
+from lunarlearn import backend
 from lunarlearn.errors import ConfigError, LunarLearnWarning
 from lunarlearn.history import History
 
@@ -63,7 +64,8 @@ class EarlyStopping(_Monitor):
     as in Keras; ``patience=0`` stops at the first such epoch, like 1.
 
     With ``restore_best_weights`` the model gets back the weights of its best
-    epoch when training stops.
+    epoch when this callback stops training. A run that uses all its epochs
+    keeps the last weights, as in Keras.
     """
 
     def __init__(
@@ -75,11 +77,11 @@ class EarlyStopping(_Monitor):
         restore_best_weights=False,
     ):
         super().__init__(monitor, mode, min_delta)
-        if int(patience) < 0:
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
             raise ConfigError(
                 f"invalid patience {patience!r}; expected an integer >= 0"
             )
-        self.patience = int(patience)
+        self.patience = patience
         self.restore_best_weights = restore_best_weights
         self.wait = 0
         self.stopped_epoch = None
@@ -127,21 +129,19 @@ class ModelCheckpoint(_Monitor):
         self.saved_epochs = []
 
     def lunarlearn_epoch_end(self, trainer, epoch, logs):
-        improved = self._improved(logs)
-        if improved or not self.save_best_only:
-            if trainer.out is None:
-                raise ConfigError(
-                    "ModelCheckpoint needs the trainer's output directory"
-                )
-            # The trainer records this epoch after the hook, so add it here.
-            history = History(trainer.history.figures)
-            history.append(logs)
-            trainer.save_checkpoint(
-                trainer.out / self.directory,
-                epoch=epoch + 1,
-                history=history.to_dict(),
-            )
-            self.saved_epochs.append(epoch)
+        if self.save_best_only and not self._improved(logs):
+            return
+        if trainer.out is None:
+            raise ConfigError("ModelCheckpoint needs the trainer's output directory")
+        # The trainer records this epoch after the hook, so add it here.
+        history = History(trainer.history.figures)
+        history.append(logs)
+        trainer.save_checkpoint(
+            trainer.out / self.directory,
+            epoch=epoch + 1,
+            history=history.to_dict(),
+        )
+        self.saved_epochs.append(epoch)
 
 
 class GradientMonitor(Callback):
@@ -167,12 +167,13 @@ class GradientMonitor(Callback):
         self._warned = set()
 
     def lunarlearn_batch_end(self, trainer, batch, logs):
-        total = 0.0
-        for param in trainer.model.parameters():
-            if param.grad is not None:
-                flat = param.grad.reshape(-1)
-                total += float(flat @ flat)
-        norm = math.sqrt(total)
+        # Sum on the device and convert once, so a GPU run syncs once per batch.
+        squares = [
+            backend.get_array_module(p.grad).vdot(p.grad, p.grad)
+            for p in trainer.model.parameters()
+            if p.grad is not None
+        ]
+        norm = math.sqrt(float(sum(squares))) if squares else 0.0
         self._norms.append(norm)
         if not math.isfinite(norm) or norm > self.max_norm:
             self._warn(

@@ -5,7 +5,9 @@ and JSON state such as the epoch; ``model.safetensors`` holds the weights and
 buffers, and ``optimizer.safetensors`` with ``optimizer.json`` the optimizer
 state when saved. Neither format can run code when loaded. A checkpoint is
 written into a temporary directory that then replaces the old one, so a crash
-never leaves a half-written checkpoint.
+never leaves a half-written checkpoint. A crash between moving the old one
+aside and moving the new one in leaves the old one as ``.<name>.old``, which
+:func:`find_checkpoint` falls back to.
 """
 
 import contextlib
@@ -115,7 +117,10 @@ def _replace_directory(staging, path):
 def find_checkpoint(path):
     """Return the checkpoint directory at ``path`` or at ``path/checkpoint``."""
     path = Path(path)
-    for candidate in (path, path / "checkpoint"):
+    candidates = []
+    for directory in (path, path / "checkpoint"):
+        candidates += [directory, directory.with_name(f".{directory.name}.old")]
+    for candidate in candidates:
         if (candidate / "model.safetensors").is_file():
             return candidate
     raise CheckpointError(

@@ -81,7 +81,10 @@ def _plot(args):
     history = History.load(args.run_dir)
     spec = {"type": args.visualizer}
     visualizer = registry.create("visualizers", spec)
-    target = Path(args.output) if args.output else Path(args.run_dir) / "history.png"
+    run_dir = Path(args.run_dir)
+    if run_dir.is_file():  # the history.json path itself
+        run_dir = run_dir.parent
+    target = Path(args.output) if args.output else run_dir / "history.png"
     path = visualizer.save(history.to_dict(), target)
     print(f"plot saved to {path}")
     return 0

@@ -777,8 +777,13 @@ def permute(x, axes):
 
 
 def flatten(x, start_axis=1):
-    """Merge the axes from ``start_axis`` on into one."""
+    """Merge the axes from ``start_axis`` on into one (negative counts from the end)."""
     shape = x.shape
+    if not -len(shape) <= start_axis < builtins.max(len(shape), 1):
+        raise ValueError(
+            f"invalid start_axis {start_axis} for a tensor of shape {tuple(shape)}; "
+            f"expected -{len(shape)} <= start_axis < {len(shape)}"
+        )
     start = start_axis % len(shape) if shape else 0
     return reshape(x, (*shape[:start], -1))
 
@@ -798,18 +803,24 @@ def getitem(x, index):
     return GetItem.apply(x, index=_index_arrays(index))
 
 
+def _joinable(tensors, name):
+    """Return ``tensors`` with arrays cast like the first Tensor among them."""
+    if not tensors:
+        raise ValueError(f"{name} needs at least one tensor")
+    like = next((t for t in tensors if isinstance(t, Tensor)), None)
+    if like is None:
+        return [Tensor(t) for t in tensors]
+    return [t if isinstance(t, Tensor) else _constant(t, like.data) for t in tensors]
+
+
 def concat(tensors, axis=0):
     """Join tensors along an existing axis."""
-    if not tensors:
-        raise ValueError("concat needs at least one tensor")
-    return Concat.apply(*tensors, axis=axis)
+    return Concat.apply(*_joinable(tensors, "concat"), axis=axis)
 
 
 def stack(tensors, axis=0):
     """Join tensors along a new axis."""
-    if not tensors:
-        raise ValueError("stack needs at least one tensor")
-    return Stack.apply(*tensors, axis=axis)
+    return Stack.apply(*_joinable(tensors, "stack"), axis=axis)
 
 
 def _pad_pairs(pad_width, ndim):

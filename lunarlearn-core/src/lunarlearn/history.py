@@ -9,6 +9,14 @@ from pathlib import Path
 from lunarlearn.io import write_text
 
 
+def json_figures(figures):
+    """Return per-epoch figures with NaN as None, which JSON writes as null."""
+    return {
+        name: [None if math.isnan(v) else v for v in values]
+        for name, values in figures.items()
+    }
+
+
 class History:
     """Figures recorded once per epoch, each a list indexed by epoch.
 
@@ -56,11 +64,7 @@ class History:
         return {name: list(values) for name, values in self.figures.items()}
 
     def to_json(self):
-        plain = {
-            name: [None if math.isnan(v) else v for v in values]
-            for name, values in self.figures.items()
-        }
-        return json.dumps(plain, indent=2) + "\n"
+        return json.dumps(json_figures(self.figures), indent=2) + "\n"
 
     def to_csv(self):
         buffer = io.StringIO()

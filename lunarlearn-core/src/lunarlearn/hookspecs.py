@@ -53,7 +53,7 @@ def lunarlearn_batch_begin(trainer, batch):
 def lunarlearn_batch_end(trainer, batch, logs):
     """Called after each training step.
 
-    :param logs: ``loss`` of the batch and the running metrics of the epoch.
+    :param logs: the epoch's running mean ``loss`` and metrics so far.
     """
 
 

@@ -6,7 +6,9 @@ class Metric:
 
     The Trainer calls :meth:`reset` at the start of each epoch and of each
     validation pass, :meth:`update` after each batch with the model output and
-    the targets as raw arrays, and :meth:`result` at the end.
+    the targets as raw arrays, and :meth:`result` for the figure so far: at the
+    end, and after each batch while a progress bar or a batch_end hook shows
+    the running figures.
     """
 
     #: Key under which the figure appears in the history (``val_`` + name for

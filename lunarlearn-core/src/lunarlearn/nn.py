@@ -7,6 +7,7 @@ Parameters lazily in :meth:`Module.build`, which runs once with the shape of
 the first input, so a model needs no input sizes beyond the data's.
 """
 
+import contextlib
 import fnmatch
 import re
 from collections import OrderedDict, namedtuple
@@ -417,24 +418,35 @@ class Module:
                 rows.append((name, type(mod).__name__, tuple(output.shape), count))
 
             hooks.append(module.register_forward_hook(record))
-        # Restore each module's own mode, because some may be in eval alone.
-        modes = [(module, module.training) for module in self.modules()]
         try:
-            self.eval()
-            with no_grad():
+            with evaluation_mode(self), no_grad():
                 dummy = np.zeros(
                     (batch_size, *input_shape), dtype=backend.DEFAULT_DTYPE
                 )
                 output = self(Tensor(dummy))
         finally:
-            for module, training in modes:
-                object.__setattr__(module, "training", training)
             for hook in hooks:
                 hook.remove()
         if not rows:
             count = sum(p.size for p in self.parameters())
             rows.append(("", type(self).__name__, tuple(output.shape), count))
         return _format_summary(self, rows)
+
+
+@contextlib.contextmanager
+def evaluation_mode(module):
+    """Put ``module`` in evaluation mode for a block.
+
+    Afterwards each sub-module gets back its own mode, so a layer that was
+    in evaluation mode alone (a frozen batch norm) stays so.
+    """
+    modes = [(child, child.training) for child in module.modules()]
+    module.eval()
+    try:
+        yield module
+    finally:
+        for child, training in modes:
+            object.__setattr__(child, "training", training)
 
 
 def _format_summary(model, rows):

@@ -14,10 +14,10 @@ from lunarlearn import backend, checkpoint, registry
 from lunarlearn.autograd import no_grad
 from lunarlearn.callbacks import GradientMonitor
 from lunarlearn.config import apply_overrides, load_config, validate
-from lunarlearn.errors import ConfigError, ShapeError
-from lunarlearn.history import History
+from lunarlearn.errors import ConfigError
+from lunarlearn.history import History, json_figures
 from lunarlearn.io import write_text
-from lunarlearn.nn import Sequential
+from lunarlearn.nn import Sequential, evaluation_mode
 from lunarlearn.plugins import PluginManager, get_plugin_manager
 from lunarlearn.tensor import Tensor
 
@@ -37,8 +37,8 @@ class Trainer:
         plugins installed in the ``lunarlearn.plugins`` group take part too.
     :param out: directory for the history, checkpoints and plots, or None.
     :param progress: True, False, or "auto" to show progress bars only when
-        standard error is a terminal. Without bars, one line per epoch is
-        printed.
+        standard error is a terminal. One line per epoch is printed
+        either way.
     """
 
     def __init__(
@@ -134,8 +134,15 @@ class Trainer:
                 "run() writes the history and a checkpoint: set 'out' in the config "
                 "or pass out= to Trainer.from_config()"
             )
+        try:
+            config_text = json.dumps(self.config, indent=2) + "\n"
+        except TypeError as exc:
+            raise ConfigError(
+                f"run() saves the config as JSON, so it must hold names and plain "
+                f"values, not objects: {exc}"
+            ) from None
         self._clear_previous_run()
-        write_text(self.out / "config.json", json.dumps(self.config, indent=2) + "\n")
+        write_text(self.out / "config.json", config_text)
         history = self.fit(self.train_data, self.val_data, epochs=self.config["epochs"])
         self.save_checkpoint(self.out / "checkpoint", epoch=self.epoch + 1)
         self.plot()
@@ -224,6 +231,9 @@ class Trainer:
             leave=True,
             dynamic_ncols=True,
         )
+        # Running figures cost a metric read per batch; build them only when a
+        # progress bar or a batch_end hook shows them.
+        batch_logs = not bar.disable or bool(hook.lunarlearn_batch_end.get_hookimpls())
         with bar:
             for batch, (x, y) in enumerate(data):
                 _check_targets(y)
@@ -231,24 +241,25 @@ class Trainer:
                 step_started = time.perf_counter()
                 output = model(_as_input(x))
                 loss = loss_fn(output, y)
+                value = loss.item()
+                if not math.isfinite(value):
+                    # Checked before the step, so the weights stay finite.
+                    raise FloatingPointError(
+                        f"loss became {value} at epoch {epoch + 1}, batch {batch + 1}; "
+                        "lower the learning rate or check the data"
+                    )
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
 
                 size = len(x)
-                value = loss.item()
-                if not math.isfinite(value):
-                    raise FloatingPointError(
-                        f"loss became {value} at epoch {epoch + 1}, batch {batch + 1}; "
-                        "lower the learning rate or check the data"
-                    )
                 total_loss += value * size
                 count += size
                 for metric in self.metrics:
                     metric.update(output.data, y)
-                logs = {"loss": total_loss / count}
-                for metric in self.metrics:
-                    logs[metric.name] = metric.result()
+                if not batch_logs:
+                    continue
+                logs = self._running_logs(total_loss, count)
                 hook.lunarlearn_batch_end(trainer=self, batch=batch, logs=logs)
                 if not bar.disable:
                     step_ms = (time.perf_counter() - step_started) * 1e3
@@ -262,28 +273,28 @@ class Trainer:
             raise ConfigError(
                 "the training data produced no batch; check batch_size and drop_last"
             )
+        return self._running_logs(total_loss, count)
+
+    def _running_logs(self, total_loss, count):
+        logs = {"loss": total_loss / count}
+        for metric in self.metrics:
+            logs[metric.name] = metric.result()
         return logs
 
     def evaluate(self, data, prefix=""):
         """Return the mean loss and the metrics over ``data`` in evaluation mode."""
-        model = self.model
-        was_training = model.training
-        model.eval()
         for metric in self.metrics:
             metric.reset()
         total_loss = 0.0
         count = 0
-        try:
-            with no_grad():
-                for x, y in data:
-                    _check_targets(y)
-                    output = model(_as_input(x))
-                    total_loss += self.loss(output, y).item() * len(x)
-                    count += len(x)
-                    for metric in self.metrics:
-                        metric.update(output.data, y)
-        finally:
-            model.train(was_training)
+        with evaluation_mode(self.model), no_grad():
+            for x, y in data:
+                _check_targets(y)
+                output = self.model(_as_input(x))
+                total_loss += self.loss(output, y).item() * len(x)
+                count += len(x)
+                for metric in self.metrics:
+                    metric.update(output.data, y)
         if count == 0:
             raise ConfigError("the evaluation data produced no batch")
         logs = {f"{prefix}loss": total_loss / count}
@@ -310,10 +321,7 @@ class Trainer:
         self.hooks.hook.lunarlearn_checkpoint_save(
             trainer=self, path=Path(path), state=state
         )
-        state["history"] = {
-            k: [None if math.isnan(v) else v for v in values]
-            for k, values in state["history"].items()
-        }
+        state["history"] = json_figures(state["history"])
         return checkpoint.save_checkpoint(
             path, self.model, self.config, optimizer=self.optimizer, state=state
         )
@@ -338,8 +346,6 @@ def _build_visualizer(spec):
     """Build the plot's visualizer before training, so a bad name fails early."""
     if not spec:
         return None
-    if spec is True:
-        spec = "history"
     if not registry.names("visualizers"):
         print(
             "lunarlearn-viz is not installed, so no plot will be drawn; install it "
@@ -426,13 +432,11 @@ def build_model(config, dataset=None):
         )
     model = Sequential(model_config["layers"])
     try:
-        with no_grad():
-            model.eval()
+        with evaluation_mode(model), no_grad():
             output = model(
                 Tensor(np.zeros((1, *input_shape), dtype=backend.DEFAULT_DTYPE))
             )
-            model.train()
-    except (ValueError, ShapeError) as exc:
+    except ValueError as exc:
         raise ConfigError(
             f"the layers do not fit an input of shape {list(input_shape)}: {exc}"
         ) from exc
