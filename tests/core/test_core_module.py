@@ -609,3 +609,13 @@ def test_user_module_learns_digits():
     accuracy = float((predictions == y_test).mean())
     assert losses[-1] < losses[0] / 4, losses
     assert accuracy > 0.9, accuracy
+
+
+def test_sequential_slice_keeps_layer_names():
+    model = Sequential(Affine(3, 3), Affine(3, 3, seed=1), Affine(3, 2, seed=2))
+    names = list(dict(model.named_children()))
+    assert names == ["affine", "affine_1", "affine_2"]
+    tail = model[1:]
+    assert list(dict(tail.named_children())) == ["affine_1", "affine_2"]
+    assert tail[0] is model[1]
+    assert list(tail.state_dict()) == list(model.state_dict())[2:]

@@ -600,10 +600,14 @@ class Sequential(Module):
     def __getitem__(self, key):
         if isinstance(key, str):
             return self._modules[key]
-        modules = list(self._modules.values())
         if isinstance(key, slice):
-            return Sequential(*modules[key])
-        return modules[key]
+            # The slice shares the layers and keeps their names.
+            part = Sequential()
+            for name in list(self._modules)[key]:
+                part.append(self._modules[name], name=name)
+                part._types[name] = self._types.get(name, part._types[name])
+            return part
+        return list(self._modules.values())[key]
 
     def __len__(self):
         return len(self._modules)
