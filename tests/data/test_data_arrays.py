@@ -264,6 +264,37 @@ def test_subset_maps_indices():
     np.testing.assert_array_equal(nested[np.arange(2)][0], x[[8, 9]])
 
 
+def test_subset_calls_get_batch_directly():
+    class Counting(ArrayDataset):
+        getitem_calls = 0
+
+        def __getitem__(self, index):
+            self.getitem_calls += 1
+            return super().__getitem__(index)
+
+    x, y = make_arrays()
+    dataset = Counting(x, y)
+    subset = Subset(dataset, np.array([9, 2, -2]))
+    batch_x, batch_y = subset[np.array([2, 0])]
+    np.testing.assert_array_equal(batch_x, x[[8, 9]])
+    np.testing.assert_array_equal(batch_y, y[[8, 9]])
+    assert dataset.getitem_calls == 0
+
+
+def test_subset_of_sequence_pair_dataset():
+    # A dataset that is not a Dataset subclass is indexed with [].
+    class Pairs:
+        def __len__(self):
+            return 5
+
+        def __getitem__(self, indices):
+            return np.asarray(indices) * 10, np.asarray(indices)
+
+    batch_x, batch_y = Subset(Pairs(), [4, 1])[np.array([1, 0])]
+    np.testing.assert_array_equal(batch_x, [10, 40])
+    np.testing.assert_array_equal(batch_y, [1, 4])
+
+
 def test_subset_rejects_bad_indices():
     dataset = ArrayDataset(*make_arrays())
     with pytest.raises(IndexError, match="10"):

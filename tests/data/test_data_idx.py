@@ -1,5 +1,7 @@
 import gzip
+import os
 import re
+import stat
 import struct
 
 import numpy as np
@@ -78,6 +80,17 @@ def test_write_idx_round_trip(tmp_path, code, letter, dtype, compress):
     assert raw == handmade_idx(code, letter, array)
     np.testing.assert_array_equal(read_idx(path), array)
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077], ids=oct)
+def test_write_idx_umask_permissions(tmp_path, umask):
+    previous = os.umask(umask)
+    try:
+        path = write_idx(tmp_path / "new" / "out.gz", np.arange(3, dtype=np.uint8))
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+    assert [p.name for p in path.parent.iterdir()] == ["out.gz"]
 
 
 def test_write_idx_big_endian_input(tmp_path):

@@ -1,7 +1,9 @@
 import gzip
 import logging
+import os
 import re
 import shutil
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -107,6 +109,18 @@ def test_mnist_download_from_file_mirror(mirror, tmp_path, caplog):
     for name in TEST_FILES:
         assert (root / name).read_bytes() == (mirror / name).read_bytes()
     assert np.bincount(dataset.labels).tolist() == LABEL_COUNTS
+
+
+def test_mnist_download_umask_permissions(mirror, tmp_path):
+    root = tmp_path / "mnist"
+    previous = os.umask(0o022)
+    try:
+        MNIST(root, split="test", mirrors=[mirror.as_uri()])
+    finally:
+        os.umask(previous)
+    assert sorted(p.name for p in root.iterdir()) == sorted(TEST_FILES)
+    for name in TEST_FILES:
+        assert stat.S_IMODE((root / name).stat().st_mode) == 0o644
 
 
 def test_mnist_downloads_only_missing_file(mirror, tmp_path):

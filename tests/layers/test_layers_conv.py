@@ -162,3 +162,17 @@ def test_conv2d_rejects_kernel_larger_than_input():
 def test_conv2d_rejects_non_4d_input():
     with pytest.raises(ShapeError, match=r"\(N, C, H, W\)"):
         Conv2d(2, 3)(ll.Tensor(random((3, 5, 5))))
+
+
+@pytest.mark.parametrize("padding", ["same", "valid", (1, 2)])
+def test_conv2d_layer_padding_per_input_size(padding):
+    layer = Conv2d(2, (3, 2), stride=2, padding=padding)
+    # Alternate sizes so a padding resolved for one size is reused for the next.
+    for seed, size in enumerate([(7, 8), (10, 5), (7, 8), (9, 9)]):
+        x = ll.Tensor(random((1, 3, *size), seed))
+        out = layer(x)
+        expected = conv2d(x, layer.weight, layer.bias, stride=2, padding=padding)
+        assert out.shape == expected.shape
+        np.testing.assert_array_equal(out.data, expected.data)
+    if padding == "same":
+        assert out.shape == (1, 2, 5, 5)

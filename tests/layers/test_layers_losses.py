@@ -179,3 +179,65 @@ def test_mse_rejects_shape_mismatch():
 def test_losses_found_by_name():
     assert registry.get("losses", "cross_entropy") is CrossEntropy
     assert registry.get("losses", "mse") is MSELoss
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.2])
+def test_cross_entropy_unnormalised_targets_match_torch(reduction, label_smoothing):
+    # Rows summing to 1, 0 (all zero), 2 (multi-hot) and 0.5.
+    target = np.array(
+        [
+            [0.0, 1.0, 0.0, 0.0],
+            [0.0, 0.0, 0.0, 0.0],
+            [1.0, 0.0, 1.0, 0.0],
+            [0.25, 0.0, 0.0, 0.25],
+        ],
+        dtype=np.float32,
+    )
+    logits = random((4, 4), 5) * 2
+    check_against_torch(
+        logits,
+        target,
+        torch.tensor(target),
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+    )
+
+
+def test_cross_entropy_all_zero_target_has_zero_grad():
+    zt = ll.Tensor(random((2, 3)), requires_grad=True)
+    cross_entropy(zt, np.zeros((2, 3), dtype=np.float32), reduction="sum").backward()
+    np.testing.assert_array_equal(zt.grad, np.zeros((2, 3), dtype=np.float32))
+
+
+def test_cross_entropy_gradcheck_multi_hot_targets():
+    target = np.array([[1, 1, 0], [0, 0, 0], [1, 1, 1]], dtype=np.float32)
+    assert gradcheck(
+        lambda z: cross_entropy(z, target, reduction="sum"), [random((3, 3))]
+    )
+
+
+@pytest.mark.parametrize("reduction", ["avg", "MEAN", None])
+def test_loss_functions_reject_bad_reduction(reduction):
+    logits = ll.Tensor(random((3, 4)))
+    with pytest.raises(ConfigError, match=rf"reduction={reduction!r}"):
+        cross_entropy(logits, np.array([0, 1, 2]), reduction=reduction)
+    with pytest.raises(ConfigError, match=rf"reduction={reduction!r}"):
+        mse_loss(logits, np.zeros((3, 4)), reduction=reduction)
+
+
+@pytest.mark.parametrize("smoothing", [5.0, -0.1, True, "0.1"])
+def test_cross_entropy_function_rejects_bad_label_smoothing(smoothing):
+    with pytest.raises(ConfigError, match=rf"label_smoothing={smoothing!r}"):
+        cross_entropy(ll.Tensor(random((3, 4))), np.array([0, 1, 2]), smoothing)
+
+
+def test_losses_accept_raw_array_outputs():
+    logits = random((3, 4))
+    target = np.array([2, 0, 1])
+    by_array = cross_entropy(logits, target)
+    by_tensor = cross_entropy(ll.Tensor(logits), target)
+    assert isinstance(by_array, ll.Tensor)
+    assert by_array.item() == by_tensor.item()
+    expected = mse_loss(ll.Tensor(logits), np.ones((3, 4))).item()
+    assert mse_loss(logits, np.ones((3, 4))).item() == expected

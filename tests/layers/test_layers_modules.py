@@ -14,7 +14,7 @@ from lunarlearn.errors import ConfigError, ShapeError
 from lunarlearn.metrics import Metric
 from lunarlearn_layers import activations
 from lunarlearn_layers.layers.activation import GELU, LeakyReLU, Softmax
-from lunarlearn_layers.layers.dropout import Dropout
+from lunarlearn_layers.layers.dropout import Dropout, dropout
 from lunarlearn_layers.layers.reshape import Flatten
 from lunarlearn_layers.metrics import Accuracy
 
@@ -63,6 +63,29 @@ def test_dropout_masks_follow_manual_seed():
 def test_dropout_rejects_bad_rate(rate):
     with pytest.raises(ConfigError, match="rate"):
         Dropout(rate)
+
+
+@pytest.mark.parametrize("rate", [1, 1.0, 1.5, -0.5, "half", True])
+def test_dropout_function_rejects_bad_rate(rate):
+    x = ll.Tensor(np.ones((2, 3), dtype=np.float32))
+    with pytest.raises(ConfigError, match=rf"rate={rate!r}"):
+        dropout(x, rate)
+    with pytest.raises(ConfigError, match=rf"rate={rate!r}"):
+        dropout(x, rate, training=False)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.uint8])
+def test_dropout_mask_from_backend_rng(dtype):
+    x = ll.Tensor(np.full((6, 7), 2, dtype=dtype))
+    ll.manual_seed(11)
+    out = dropout(x, 0.25)
+    ll.manual_seed(11)
+    draws = ll.backend.rng().random((6, 7), dtype=np.float32)
+    mask_dtype = np.float32 if dtype == np.uint8 else dtype
+    scale = mask_dtype(1 / 0.75)
+    expected = np.where(draws < 0.75, 2 * scale, 0).astype(mask_dtype)
+    np.testing.assert_array_equal(out.data, expected)
+    assert out.dtype == mask_dtype
 
 
 def test_flatten_shapes_and_grad():

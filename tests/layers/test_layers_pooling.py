@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -110,3 +112,20 @@ def test_max_pool_2x2_without_grad_matches_torch():
         out = max_pool2d(ll.Tensor(x), 2)
     ref = TF.max_pool2d(torch.tensor(x), 2)
     np.testing.assert_array_equal(out.data, ref.numpy())
+
+
+def test_max_pool2d_pads_with_negative_infinity():
+    # All inputs are negative, so zero padding would win at the borders.
+    x = -np.abs(random((1, 2, 5, 5), 6)) - 1
+    padding = (np.int64(1), np.int64(1))
+    out = max_pool2d(ll.Tensor(x), 3, stride=2, padding=padding)
+    ref = TF.max_pool2d(torch.tensor(x), 3, 2, 1)
+    assert out.shape == tuple(ref.shape)
+    np.testing.assert_array_equal(out.data, ref.numpy())
+    assert (out.data < 0).all()
+
+
+@pytest.mark.parametrize("padding", [1.5, (1, 1, 1), True, "same"])
+def test_maxpool2d_rejects_non_int_padding(padding):
+    with pytest.raises(ConfigError, match=re.escape(f"padding={padding!r}")):
+        MaxPool2d(3, padding=padding)

@@ -2,6 +2,7 @@
 
 import copy
 import json
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -248,3 +249,32 @@ def test_amsgrad_enabled_after_start():
     state = optimizer.state[params[0]]
     assert state["step"] == 4
     assert np.all(state["max_exp_avg_sq"] >= state["exp_avg_sq"])
+
+
+@pytest.mark.parametrize("cls", [Adam, AdamW])
+def test_adam_step_reuses_work_array(cls):
+    # A step after the first allocates no array of the parameter's size.
+    param = Parameter(np.ones(100_000, dtype=np.float32))
+    optimizer = cls([param], lr=0.01, weight_decay=0.0)
+    param.grad = np.full(100_000, 0.5, dtype=np.float32)
+    optimizer.step()
+
+    tracemalloc.start()
+    try:
+        optimizer.step()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < param.data.nbytes // 4
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adam_state_dict_saves_moments_only(amsgrad):
+    params = make_params()
+    optimizer = make_optimizer(Adam, {"lr": 0.05, "amsgrad": amsgrad}, params)
+    run(optimizer, params, 3)
+    expected = {"step", "exp_avg", "exp_avg_sq"}
+    if amsgrad:
+        expected.add("max_exp_avg_sq")
+    for index in (0, 1):
+        assert set(optimizer.state_dict()["state"][index]) == expected

@@ -8,6 +8,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from lunarlearn.errors import ConfigError
 from lunarlearn_viz import HistoryError, HistoryPlot
+from lunarlearn_viz.history import NON_METRIC_KEYS
 
 
 def make_history():
@@ -30,6 +31,20 @@ def test_default_panels_skip_time_and_lr():
 
     titles = [axes.get_title() for axes in fig.axes]
     assert titles == ["loss", "accuracy"]
+
+
+def test_default_panels_keep_grad_norm():
+    history = {**make_history(), "grad_norm": [3.0, 2.0, 1.5, 1.2]}
+
+    fig = HistoryPlot().figure(history)
+
+    assert [axes.get_title() for axes in fig.axes] == ["loss", "accuracy", "grad_norm"]
+    grad_norm = lines_by_label(fig.axes[2])["train"]
+    np.testing.assert_array_equal(grad_norm.get_ydata(), [3.0, 2.0, 1.5, 1.2])
+
+
+def test_non_metric_keys_are_trainer_run_figures():
+    assert NON_METRIC_KEYS == {"epoch_time", "lr"}
 
 
 def test_loss_panel_comes_first():

@@ -2,6 +2,8 @@
 
 import json
 import math
+import os
+import stat
 
 import pytest
 from PIL import Image
@@ -64,6 +66,16 @@ def test_save_leaves_no_temporary_file(tmp_path):
     assert [entry.name for entry in tmp_path.iterdir()] == ["history.png"]
     with Image.open(path) as image:
         assert image.size == (round(2 * 4.8 * 30), round(3.6 * 30))
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077], ids=oct)
+def test_save_umask_permissions(tmp_path, umask):
+    previous = os.umask(umask)
+    try:
+        path = plot_history(HISTORY, tmp_path / "history.png", dpi=20)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
 
 
 def test_failed_write_keeps_old_file(tmp_path):

@@ -318,7 +318,12 @@ class Subset(Dataset):
         return len(self.indices)
 
     def get_batch(self, indices):
-        return self.dataset[self.indices[indices]]
+        positions = self.indices[indices]
+        if isinstance(self.dataset, Dataset):
+            # The positions were checked against the dataset's length when the
+            # subset was built, so __getitem__'s checks would be repeated work.
+            return self.dataset.get_batch(positions)
+        return self.dataset[positions]
 
 
 def split_tail(dataset, fraction: float) -> tuple[Subset, Subset]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import gzip
 import math
 import os
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
 from lunarlearn.errors import ConfigError
+from lunarlearn.io import atomic_path
 
 from ._checks import check_bool
 from ._dataset import Dataset
@@ -132,6 +132,8 @@ def write_idx(path: str | os.PathLike, array, *, compress: bool | None = None) -
     Args:
         path: Destination. The file is written to a temporary name in the
             same directory and then renamed, so readers never see half a file.
+            It gets the permissions that ``open`` would give it, and a
+            missing parent directory is created.
         array: An array of uint8, int8, int16, int32, float32 or float64 with
             1 to 255 dimensions.
         compress: Gzip the file. None gzips when ``path`` ends with ".gz".
@@ -163,14 +165,8 @@ def write_idx(path: str | os.PathLike, array, *, compress: bool | None = None) -
     if compress:
         data = gzip.compress(data, mtime=0)
 
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-        os.replace(temp_name, path)
-    except BaseException:
-        os.unlink(temp_name)
-        raise
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(data)
     return path
 
 

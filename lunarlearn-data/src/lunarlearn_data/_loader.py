@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -42,7 +43,10 @@ class DataLoader:
             ``np.random.default_rng([seed, e]).permutation(len(dataset))``, so
             a run is reproducible and every epoch differs. None draws a seed
             from the operating system, which is then stored in ``self.seed``.
-        transform: Function ``(x, y) -> (x, y)`` applied to each batch.
+        transform: Function ``(x, y) -> (x, y)`` applied to each batch. When
+            it takes a keyword argument ``rng``, it gets a NumPy Generator
+            made by ``np.random.default_rng([seed, epoch, batch_index])``
+            for each batch.
         prefetch: Batches prepared ahead in a background thread. 0 prepares
             each batch in the calling thread when it is requested.
 
@@ -52,6 +56,12 @@ class DataLoader:
     background thread, and an exception there is raised again in the caller.
     The loader never changes the dtype of what the dataset and transform
     return.
+
+    A random transform must draw from its ``rng`` argument and not from
+    :func:`lunarlearn.backend.rng`. With ``prefetch > 0`` the background thread
+    would share that generator with the training loop, so the draws of each
+    thread would depend on timing and a seeded run could not be repeated. The
+    ``rng`` argument gives the same batches for every ``prefetch``.
     """
 
     def __init__(
@@ -72,8 +82,8 @@ class DataLoader:
             )
         if transform is not None and not callable(transform):
             raise TypeError(
-                "Invalid `transform`: expected a function (x, y) -> (x, y). "
-                f"Received: {transform!r}"
+                f"invalid transform {transform!r}; expected a function "
+                "(x, y) -> (x, y), optionally with a keyword argument rng"
             )
         self.dataset = dataset
         self.batch_size = check_int(batch_size, "batch_size", minimum=1)
@@ -81,6 +91,7 @@ class DataLoader:
         self.drop_last = check_bool(drop_last, "drop_last")
         self.prefetch = check_int(prefetch, "prefetch", minimum=0)
         self.transform = transform
+        self._transform_takes_rng = transform is not None and _takes_rng(transform)
         if seed is None:
             seed = int(np.random.SeedSequence().entropy)
         self.seed = check_int(seed, "seed", minimum=0)
@@ -105,7 +116,8 @@ class DataLoader:
         return np.random.default_rng([self.seed, epoch]).permutation(count)
 
     def __iter__(self) -> Iterator[tuple]:
-        order = self.order(self.epoch)
+        epoch = self.epoch
+        order = self.order(epoch)
         self.epoch += 1
         stop = len(self) * self.batch_size
         batches = [
@@ -113,14 +125,21 @@ class DataLoader:
             for start in range(0, stop, self.batch_size)
         ]
         if self.prefetch == 0:
-            return (self._load(indices) for indices in batches)
-        return self._prefetched(batches)
+            return (
+                self._load(indices, epoch, number)
+                for number, indices in enumerate(batches)
+            )
+        return self._prefetched(batches, epoch)
 
-    def _load(self, indices: np.ndarray) -> tuple:
+    def _load(self, indices: np.ndarray, epoch: int, batch_index: int) -> tuple:
         x, y = self.dataset[indices]
         if self.transform is None:
             return x, y
-        result = self.transform(x, y)
+        if self._transform_takes_rng:
+            rng = np.random.default_rng([self.seed, epoch, batch_index])
+            result = self.transform(x, y, rng=rng)
+        else:
+            result = self.transform(x, y)
         if not (isinstance(result, tuple) and len(result) == 2):
             raise TypeError(
                 "transform must return a tuple (x, y). "
@@ -128,13 +147,13 @@ class DataLoader:
             )
         return result
 
-    def _prefetched(self, batches: list[np.ndarray]) -> Iterator[tuple]:
+    def _prefetched(self, batches: list[np.ndarray], epoch: int) -> Iterator[tuple]:
         """Yield batches that a background thread loads ahead into a queue."""
         ready: queue.Queue = queue.Queue(maxsize=self.prefetch)
         stopping = threading.Event()
         worker = threading.Thread(
             target=self._fill,
-            args=(batches, ready, stopping),
+            args=(batches, epoch, ready, stopping),
             name="lunarlearn-data-prefetch",
             daemon=True,
         )
@@ -157,7 +176,9 @@ class DataLoader:
                         ready.get_nowait()
                 worker.join(_PUT_POLL_SECONDS)
 
-    def _fill(self, batches, ready: queue.Queue, stopping: threading.Event) -> None:
+    def _fill(
+        self, batches, epoch: int, ready: queue.Queue, stopping: threading.Event
+    ) -> None:
         """Load each batch into ``ready``, then put the end marker."""
 
         def put(item) -> bool:
@@ -170,8 +191,8 @@ class DataLoader:
             return False
 
         try:
-            for indices in batches:
-                if stopping.is_set() or not put(self._load(indices)):
+            for number, indices in enumerate(batches):
+                if stopping.is_set() or not put(self._load(indices, epoch, number)):
                     return
         except BaseException as exc:
             put(_WorkerFailure(exc))
@@ -184,3 +205,17 @@ class DataLoader:
             f"shuffle={self.shuffle}, drop_last={self.drop_last}, "
             f"seed={self.seed}, prefetch={self.prefetch})"
         )
+
+
+def _takes_rng(function: Callable) -> bool:
+    """Return whether ``function`` accepts a keyword argument named ``rng``."""
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        # Some built-in and extension callables have no signature to read.
+        return False
+    parameter = parameters.get("rng")
+    return parameter is not None and parameter.kind in (
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        inspect.Parameter.KEYWORD_ONLY,
+    )

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import http.client
 import logging
 import os
 import shutil
 import struct
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from lunarlearn.errors import ConfigError
+from lunarlearn.io import atomic_path
 
 from ._checks import check_bool
 from ._errors import ChecksumError, DatasetNotFoundError, IDXFormatError
@@ -274,28 +273,21 @@ class MNIST(IDXDataset):
         A file that fails verification is deleted.
         """
         logger.info("Downloading %s to %s", url, self.root)
-        fd, temp_name = tempfile.mkstemp(
-            dir=self.root, prefix=f".{spec.name}.", suffix=".part"
-        )
-        try:
-            with (
-                os.fdopen(fd, "wb") as file,
-                urllib.request.urlopen(url, timeout=self.timeout) as response,
-            ):
-                shutil.copyfileobj(response, file)
-            with open(temp_name, "rb") as file:
-                compressed = file.read(2) == GZIP_MAGIC
-            try:
-                data = read_idx_bytes(temp_name)
-            except IDXFormatError as exc:
-                raise ChecksumError(f"{url}: {exc}") from None
-            verify_mnist_bytes(data, spec, url)
+        with urllib.request.urlopen(url, timeout=self.timeout) as response:
+            # The first bytes show whether the mirror sent gzip data, which
+            # decides the file name.
+            head = response.read(len(GZIP_MAGIC))
+            compressed = head == GZIP_MAGIC
             target = self.root / (spec.name + (".gz" if compressed else ""))
-            os.replace(temp_name, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp_name)
-            raise
+            with atomic_path(target) as temporary:
+                with open(temporary, "wb") as file:
+                    file.write(head)
+                    shutil.copyfileobj(response, file)
+                try:
+                    data = read_idx_bytes(temporary)
+                except IDXFormatError as exc:
+                    raise ChecksumError(f"{url}: {exc}") from None
+                verify_mnist_bytes(data, spec, url)
         return target
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numbers
 
+from lunarlearn import backend
 from lunarlearn.errors import ConfigError
 from lunarlearn.tensor import Tensor
 
-__all__ = ["check_positive_int", "to_pair", "unwrap"]
+__all__ = ["check_positive_int", "pad2d", "padding_pair", "to_pair", "unwrap"]
 
 
 def check_positive_int(value, name):
@@ -37,6 +38,44 @@ def to_pair(value, name):
         return (check_positive_int(value[0], name), check_positive_int(value[1], name))
     size = check_positive_int(value, name)
     return (size, size)
+
+
+def padding_pair(padding):
+    """Return ``padding`` (an int or a pair of ints) as a pair of ints >= 0.
+
+    Returns None when ``padding`` is not such a value, so each caller can raise
+    its own error.
+    """
+    values = padding if isinstance(padding, list | tuple) else (padding, padding)
+    if len(values) != 2:
+        return None
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            return None
+        if value < 0:
+            return None
+    return (int(values[0]), int(values[1]))
+
+
+def pad2d(x, padding, value):
+    """Return ``x`` (N, C, H, W) padded on its last two axes with ``value``.
+
+    ``padding`` is ``(top, bottom, left, right)``. With no padding the result
+    is ``x`` itself, not a copy.
+    """
+    top, bottom, left, right = padding
+    if not any(padding):
+        return x
+    xp = backend.get_array_module(x)
+    n, c, h, w = x.shape
+    shape = (n, c, h + top + bottom, w + left + right)
+    if value == 0:
+        # zeros() gets pre-zeroed pages from the OS instead of writing them.
+        padded = xp.zeros(shape, dtype=x.dtype)
+    else:
+        padded = xp.full(shape, value, dtype=x.dtype)
+    padded[:, :, top : top + h, left : left + w] = x
+    return padded
 
 
 def unwrap(value):

@@ -38,6 +38,16 @@ def _check_reduction(reduction):
     return reduction
 
 
+def _check_label_smoothing(label_smoothing):
+    valid = isinstance(label_smoothing, numbers.Real) and (0 <= label_smoothing <= 1)
+    if isinstance(label_smoothing, bool) or not valid:
+        raise ConfigError(
+            "label_smoothing must be a number in [0, 1]. Received: "
+            f"label_smoothing={label_smoothing!r}"
+        )
+    return float(label_smoothing)
+
+
 def _reduce(values, reduction, dtype):
     """Return the mean, sum or (for "none") the values, as an array of ``dtype``."""
     xp = backend.get_array_module(values)
@@ -62,9 +72,11 @@ class CrossEntropyFunction(Function):
     checked), ``label_smoothing`` and ``reduction``.
 
     The forward pass computes ``log_softmax`` as ``z - max(z) - log(sum(exp(z -
-    max(z))))``, which cannot overflow. With ``t`` the (smoothed) target
-    distribution, the loss of a row is ``-sum(t * log_softmax(z))`` and its
-    gradient is ``softmax(z) - t``.
+    max(z))))``, which cannot overflow. With ``t`` the (smoothed) target row,
+    the loss of a row is ``-sum(t * log_softmax(z))`` and its gradient is
+    ``softmax(z) * sum(t) - t``. For rows that sum to 1 (one-hot or probability
+    rows) this is ``softmax(z) - t``, but multi-hot and all-zero rows need the
+    ``sum(t)`` factor.
     """
 
     def forward(self, logits, target=None, label_smoothing=0.0, reduction="mean"):
@@ -111,7 +123,8 @@ class CrossEntropyFunction(Function):
                 grad -= smoothing / classes
             grad[xp.arange(n), self.target] -= 1 - smoothing
         else:
-            grad = self.probs - self.target
+            grad = self.probs * self.target.sum(axis=1, keepdims=True)
+            grad -= self.target
         if self.reduction == "none":
             grad *= grad_output[:, None]
         else:
@@ -128,7 +141,7 @@ def _check_logits_and_target(logits, target):
             f"{tuple(logits.shape)}"
         )
     n, classes = logits.shape
-    target = _target_array(target, logits.data)
+    target = _target_array(target, unwrap(logits))
     xp = backend.get_array_module(target)
 
     if target.ndim == 2:
@@ -185,11 +198,13 @@ def cross_entropy(logits, target, label_smoothing=0.0, reduction="mean"):
     :param reduction: ``"mean"`` over the N rows, ``"sum"``, or ``"none"``
         for the per-row losses.
     """
+    label_smoothing = _check_label_smoothing(label_smoothing)
+    reduction = _check_reduction(reduction)
     target = _check_logits_and_target(logits, target)
     return CrossEntropyFunction.apply(
         logits,
         target=target,
-        label_smoothing=float(label_smoothing),
+        label_smoothing=label_smoothing,
         reduction=reduction,
     )
 
@@ -216,9 +231,11 @@ class MSEFunction(Function):
 def mse_loss(output, target, reduction="mean"):
     """Return the mean (or summed) squared error of ``output`` and ``target``.
 
-    ``target`` must have the shape of ``output``.
+    ``target`` must have the shape of ``output``. ``reduction`` is ``"mean"``
+    (default), ``"sum"`` or ``"none"`` for the element-wise errors.
     """
-    target = _target_array(target, output.data)
+    reduction = _check_reduction(reduction)
+    target = _target_array(target, unwrap(output))
     if tuple(target.shape) != tuple(output.shape):
         raise ShapeError(
             "mse expects a target of the output's shape. Received: output shape "
@@ -256,15 +273,7 @@ class CrossEntropy(Loss):
 
     def __init__(self, label_smoothing=0.0, reduction="mean"):
         super().__init__(reduction)
-        valid = isinstance(label_smoothing, numbers.Real) and (
-            0 <= label_smoothing <= 1
-        )
-        if isinstance(label_smoothing, bool) or not valid:
-            raise ConfigError(
-                "label_smoothing must be a number in [0, 1]. Received: "
-                f"label_smoothing={label_smoothing!r}"
-            )
-        self.label_smoothing = float(label_smoothing)
+        self.label_smoothing = _check_label_smoothing(label_smoothing)
 
     def __call__(self, output, target):
         return cross_entropy(

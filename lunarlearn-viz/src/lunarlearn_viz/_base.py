@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import pathlib
-import secrets
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from lunarlearn.errors import ConfigError
+from lunarlearn.io import atomic_path
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -89,16 +89,8 @@ def check_png_path(path: str | os.PathLike[str]) -> pathlib.Path:
 
 
 def _write_png_atomically(fig: Figure, target: pathlib.Path, dpi: float) -> None:
-    # os.open with O_EXCL never clobbers another writer's temporary file, and
-    # mode 0o666 lets the umask decide the final permissions, as for open().
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(descriptor, "wb") as stream:
+    with atomic_path(target) as temporary:
+        with open(temporary, "wb") as stream:
             fig.savefig(stream, format="png", dpi=dpi)
             stream.flush()
             os.fsync(stream.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise

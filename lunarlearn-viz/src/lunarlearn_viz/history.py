@@ -30,9 +30,11 @@ if TYPE_CHECKING:
 
 __all__ = ["HistoryPlot", "plot_history"]
 
-# History keys that record the run rather than the model's quality. The default
-# selection leaves them out, but metrics=[...] can still request them.
-NON_METRIC_KEYS = frozenset({"epoch", "epoch_time", "lr"})
+# History keys that the Trainer writes about the run's speed and settings (the
+# epoch's wall time and the learning rate), not about training progress. The
+# default selection leaves them out, but metrics=[...] can still request them.
+# The gradient monitor's grad_norm stays in the default selection.
+NON_METRIC_KEYS = frozenset({"epoch_time", "lr"})
 
 # Up to this many epochs the x axis gets one tick per epoch. Longer runs use a
 # locator that picks a few integer ticks.
@@ -57,7 +59,7 @@ class HistoryPlot(Visualizer):
     :param metrics: metric names to plot, one panel each, in this order. A name
         covers both ``<name>`` and ``val_<name>``. Defaults to ``loss`` followed
         by every other metric in the history with at least one value, leaving
-        out ``epoch``, ``epoch_time`` and ``lr``.
+        out ``epoch_time`` and ``lr``.
     :param title: title above all panels, or None for none.
     :param dpi: resolution of the PNG in dots per inch, so the image is
         ``figsize[0] * dpi`` by ``figsize[1] * dpi`` pixels.

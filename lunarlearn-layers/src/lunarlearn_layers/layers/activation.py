@@ -17,9 +17,6 @@ class ReLU(Module):
     def forward(self, x):
         return F.relu(x)
 
-    def get_config(self):
-        return {}
-
 
 class Sigmoid(Module):
     """Apply the logistic function ``1 / (1 + exp(-x))`` element-wise."""
@@ -27,18 +24,12 @@ class Sigmoid(Module):
     def forward(self, x):
         return F.sigmoid(x)
 
-    def get_config(self):
-        return {}
-
 
 class Tanh(Module):
     """Apply the hyperbolic tangent element-wise."""
 
     def forward(self, x):
         return F.tanh(x)
-
-    def get_config(self):
-        return {}
 
 
 class LeakyReLU(Module):

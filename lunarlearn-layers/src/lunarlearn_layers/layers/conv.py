@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import numbers
-
 from lunarlearn import backend
 from lunarlearn.autograd import Function
 from lunarlearn.errors import ConfigError, ShapeError
 from lunarlearn.nn import Module, Parameter
-from lunarlearn_layers._utils import check_positive_int, to_pair
+from lunarlearn_layers._utils import check_positive_int, pad2d, padding_pair, to_pair
 from lunarlearn_layers.initializers import (
     conv_fans,
     initializer_config,
@@ -44,25 +42,13 @@ def resolve_padding(padding, spatial_shape, kernel_size, stride):
             left, right = _same_padding(spatial_shape[1], kernel_size[1], stride[1])
             return (top, bottom, left, right)
     else:
-        pair = _padding_pair(padding)
+        pair = padding_pair(padding)
         if pair is not None:
             return (pair[0], pair[0], pair[1], pair[1])
     raise ConfigError(
         "padding must be 'valid', 'same', a non-negative int or a pair of them. "
         f"Received: padding={padding!r}"
     )
-
-
-def _padding_pair(padding):
-    values = padding if isinstance(padding, list | tuple) else (padding, padding)
-    if len(values) != 2:
-        return None
-    for value in values:
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            return None
-        if value < 0:
-            return None
-    return (int(values[0]), int(values[1]))
 
 
 def _check_padding(padding):
@@ -78,23 +64,6 @@ def _output_size(padded, kernel, stride, axis_name, op):
             f"axis. Received: padded {axis_name} {padded}, kernel {kernel}"
         )
     return (padded - kernel) // stride + 1
-
-
-def _pad(x, padding, value):
-    """Return ``x`` (N, C, H, W) padded on its last two axes with ``value``."""
-    top, bottom, left, right = padding
-    if not any(padding):
-        return x
-    xp = backend.get_array_module(x)
-    n, c, h, w = x.shape
-    shape = (n, c, h + top + bottom, w + left + right)
-    if value == 0:
-        # zeros() gets pre-zeroed pages from the OS instead of writing them.
-        padded = xp.zeros(shape, dtype=x.dtype)
-    else:
-        padded = xp.full(shape, value, dtype=x.dtype)
-    padded[:, :, top : top + h, left : left + w] = x
-    return padded
 
 
 class Conv2dFunction(Function):
@@ -126,7 +95,7 @@ class Conv2dFunction(Function):
         n, c, h, w = x.shape
         filters, _, kh, kw = weight.shape
         sh, sw = stride
-        x_padded = _pad(x, padding, 0)
+        x_padded = pad2d(x, padding, 0)
         hp, wp = x_padded.shape[2:]
         ho = _output_size(hp, kh, sh, "height", "conv2d")
         wo = _output_size(wp, kw, sw, "width", "conv2d")
@@ -193,6 +162,14 @@ def _batched_weight_grad(g, cols):
     return xp.matmul(g, cols.transpose(0, 2, 1)).sum(axis=0)
 
 
+def _check_input_rank(x):
+    if len(x.shape) != 4:
+        raise ShapeError(
+            "conv2d expects an input of shape (N, C, H, W). Received: input shape "
+            f"{tuple(x.shape)}"
+        )
+
+
 def conv2d(x, weight, bias=None, stride=1, padding=0):
     """Return the 2-D cross-correlation of ``x`` with ``weight`` (plus ``bias``).
 
@@ -205,11 +182,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
         ``ceil(W / sw)`` columns, and an odd total padding puts the extra pixel
         at the bottom or right.
     """
-    if len(x.shape) != 4:
-        raise ShapeError(
-            "conv2d expects an input of shape (N, C, H, W). Received: input shape "
-            f"{tuple(x.shape)}"
-        )
+    _check_input_rank(x)
     stride = to_pair(stride, "stride")
     pads = resolve_padding(padding, x.shape[2:], weight.shape[2:], stride)
     inputs = (x, weight) if bias is None else (x, weight, bias)
@@ -252,6 +225,9 @@ class Conv2d(Module):
         self.kernel_size = to_pair(kernel_size, "kernel_size")
         self.stride = to_pair(stride, "stride")
         self.padding = _check_padding(padding)
+        # Resolved (top, bottom, left, right) paddings. "same" depends on the
+        # input's (H, W), which is the key; other paddings are stored under None.
+        self._resolved_padding = {}
         self.use_bias = bool(use_bias)
         self.kernel_initializer = resolve_initializer(
             kernel_initializer, "kernel_initializer"
@@ -285,7 +261,20 @@ class Conv2d(Module):
             self.bias = None
 
     def forward(self, x):
-        return conv2d(x, self.weight, self.bias, self.stride, self.padding)
+        # Conv2dFunction is applied directly, because conv2d() would check the
+        # stride and resolve the padding again on every call.
+        _check_input_rank(x)
+        spatial_shape = tuple(x.shape[2:])
+        key = spatial_shape if self.padding == "same" else None
+        pads = self._resolved_padding.get(key)
+        if pads is None:
+            pads = resolve_padding(
+                self.padding, spatial_shape, self.kernel_size, self.stride
+            )
+            self._resolved_padding[key] = pads
+        weight, bias = self.weight, self.bias
+        inputs = (x, weight) if bias is None else (x, weight, bias)
+        return Conv2dFunction.apply(*inputs, stride=self.stride, padding=pads)
 
     def get_config(self):
         padding = self.padding

@@ -27,6 +27,13 @@ class DropoutFunction(Function):
         return grad_output * self.mask
 
 
+def _check_rate(rate):
+    valid = isinstance(rate, numbers.Real) and 0 <= rate < 1
+    if isinstance(rate, bool) or not valid:
+        raise ConfigError(f"rate must be a number in [0, 1). Received: rate={rate!r}")
+    return float(rate)
+
+
 def dropout(x, rate, training=True):
     """Zero each element of ``x`` with probability ``rate``, scaling the rest.
 
@@ -34,14 +41,18 @@ def dropout(x, rate, training=True):
     each element is unchanged and eval mode needs no rescaling. The mask is
     drawn from :func:`lunarlearn.backend.rng`, has the input's float dtype
     (float32 for other inputs) and is moved to the input's device.
+
+    :param rate: probability of zeroing an element, in [0, 1).
     """
+    rate = _check_rate(rate)
     if not training or rate == 0:
         return x
     xp = backend.get_array_module(unwrap(x))
     dtype = np.dtype(x.dtype) if np.dtype(x.dtype).kind == "f" else np.dtype(np.float32)
     keep = 1.0 - rate
-    mask = backend.rng().random(x.shape, dtype=np.float32) < keep
-    mask = mask.astype(dtype) * dtype.type(1.0 / keep)
+    draws = backend.rng().random(x.shape, dtype=np.float32)
+    # One pass turns the boolean keep mask into the scaled float mask.
+    mask = np.multiply(draws < keep, dtype.type(1.0 / keep), dtype=dtype)
     if xp is not np:
         mask = xp.asarray(mask)
     return DropoutFunction.apply(x, mask=mask)
@@ -59,12 +70,7 @@ class Dropout(Module):
 
     def __init__(self, rate=0.5):
         super().__init__()
-        valid = isinstance(rate, numbers.Real) and 0 <= rate < 1
-        if isinstance(rate, bool) or not valid:
-            raise ConfigError(
-                f"rate must be a number in [0, 1). Received: rate={rate!r}"
-            )
-        self.rate = float(rate)
+        self.rate = _check_rate(rate)
 
     def forward(self, x):
         return dropout(x, self.rate, training=self.training)

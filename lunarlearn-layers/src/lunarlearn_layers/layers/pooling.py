@@ -6,7 +6,7 @@ from lunarlearn import backend
 from lunarlearn.autograd import Function
 from lunarlearn.errors import ConfigError, ShapeError
 from lunarlearn.nn import Module
-from lunarlearn_layers._utils import to_pair
+from lunarlearn_layers._utils import pad2d, padding_pair, to_pair
 
 __all__ = ["MaxPool2d", "MaxPool2dFunction", "max_pool2d"]
 
@@ -24,12 +24,13 @@ class MaxPool2dFunction(Function):
     order, as in PyTorch. Where a window contains NaN the output is NaN, but
     its gradient may go to another element of the window.
 
-    Both paths keep a running maximum over the ph * pw window offsets, each
-    offset being one strided view of the input. When the windows tile the
-    input exactly (stride equal to the pool size, no padding, sizes
-    divisible), the views come from a reshape of ``x`` without padding, and
-    the backward pass writes each input element once instead of adding into
-    a zeroed array.
+    There are three paths. When the windows tile the input exactly (stride
+    equal to the pool size, no padding, sizes divisible), 2x2 windows take two
+    pairwise maxima (see :func:`_max_pool_2x2`), and other sizes keep a running
+    maximum over the ph * pw window offsets, each offset a view from a reshape
+    of ``x``. In both tiling paths the backward pass writes each input element
+    once instead of adding into a zeroed array. Otherwise the general path keeps
+    the running maximum over strided views of the padded input.
     """
 
     def forward(self, x, pool_size=(2, 2), stride=(2, 2), padding=(0, 0)):
@@ -66,7 +67,7 @@ class MaxPool2dFunction(Function):
 
     def _padded_views(self, x, pool_size, stride, padding):
         xp = backend.get_array_module(x)
-        n, c, h, w = x.shape
+        h, w = x.shape[2:]
         ph, pw = pool_size
         pad_h, pad_w = padding
         hp, wp = h + 2 * pad_h, w + 2 * pad_w
@@ -76,11 +77,7 @@ class MaxPool2dFunction(Function):
                 f"padded input ({hp}, {wp}). Received: input shape {x.shape}"
             )
         ho, wo = (hp - ph) // stride[0] + 1, (wp - pw) // stride[1] + 1
-        if any(padding):
-            x_padded = xp.full((n, c, hp, wp), -xp.inf, dtype=x.dtype)
-            x_padded[:, :, pad_h : pad_h + h, pad_w : pad_w + w] = x
-        else:
-            x_padded = x
+        x_padded = pad2d(x, (pad_h, pad_h, pad_w, pad_w), -xp.inf)
         return (
             x_padded[
                 :, :, _window_slice(i, stride[0], ho), _window_slice(j, stride[1], wo)
@@ -177,7 +174,12 @@ def _running_max(views, count, track):
 
 
 def _check_pool_padding(padding, pool_size):
-    pads = _nonnegative_pair(padding)
+    pads = padding_pair(padding)
+    if pads is None:
+        raise ConfigError(
+            "padding must be a non-negative int or a pair of them. Received: "
+            f"padding={padding!r}"
+        )
     for pad, size in zip(pads, pool_size, strict=True):
         if 2 * pad > size:
             raise ConfigError(
@@ -185,20 +187,6 @@ def _check_pool_padding(padding, pool_size):
                 f"padding={padding!r} for pool_size={tuple(pool_size)}"
             )
     return pads
-
-
-def _nonnegative_pair(padding):
-    """Return ``padding`` as a pair of ints >= 0, or raise ConfigError."""
-    values = padding if isinstance(padding, list | tuple) else (padding, padding)
-    valid = len(values) == 2 and all(
-        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values
-    )
-    if not valid:
-        raise ConfigError(
-            "padding must be a non-negative int or a pair of them. Received: "
-            f"padding={padding!r}"
-        )
-    return (int(values[0]), int(values[1]))
 
 
 def max_pool2d(x, pool_size=2, stride=None, padding=0):

@@ -53,6 +53,8 @@ class Adam(CheckedOptimizer):
 
     State per parameter: ``step`` (int), ``exp_avg`` and ``exp_avg_sq``
     (float32 arrays), and ``max_exp_avg_sq`` (float32 array) with ``amsgrad``.
+    Each parameter also keeps one work array of its own size between steps,
+    which :meth:`state_dict` does not save.
 
     Example:
         >>> optimizer = Adam(model.parameters(), lr=1e-3)
@@ -82,6 +84,9 @@ class Adam(CheckedOptimizer):
             "amsgrad": amsgrad,
         }
         super().__init__(params, defaults)
+        # One work array per parameter, reused by every step. It is kept out of
+        # self.state, so state_dict() does not save it.
+        self._scratch = {}
 
     @staticmethod
     def check_options(options, where=""):
@@ -125,6 +130,20 @@ class Adam(CheckedOptimizer):
             state["max_exp_avg_sq"] = xp.zeros_like(param.data)
         return state
 
+    def _scratch_for(self, param):
+        """Return the work array of ``param``, reallocated if its data changed."""
+        data = param.data
+        scratch = self._scratch.get(param)
+        if (
+            scratch is None
+            or type(scratch) is not type(data)
+            or scratch.shape != data.shape
+            or scratch.dtype != data.dtype
+        ):
+            scratch = get_array_module(data).empty_like(data)
+            self._scratch[param] = scratch
+        return scratch
+
     def _update(self, param, lr, beta1, beta2, eps, weight_decay, amsgrad):
         data = param.data
         xp = get_array_module(data)
@@ -144,7 +163,7 @@ class Adam(CheckedOptimizer):
 
         exp_avg = state["exp_avg"]
         exp_avg_sq = state["exp_avg_sq"]
-        scratch = xp.empty_like(data)
+        scratch = self._scratch_for(param)
 
         # m = beta1 * m + (1 - beta1) * g, computed as m += (1 - beta1) * (g - m).
         xp.subtract(grad, exp_avg, out=scratch)
