@@ -146,7 +146,7 @@ def test_checkpoint_without_config(tmp_path):
     assert saved.optimizer is None
     for name, value in model.state_dict().items():
         assert np.array_equal(saved.weights[name], value)
-    with pytest.raises(ConfigError, match="holds no config"):
+    with pytest.raises(ConfigError, match="has no saved config"):
         Trainer.from_checkpoint(tmp_path / "ckpt")
 
 

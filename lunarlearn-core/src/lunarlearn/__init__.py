@@ -1,6 +1,6 @@
 """LunarLearn: a plugin-architecture deep-learning framework on NumPy and CuPy.
 
-The core holds the Tensor and its autograd, the Module API, the plugin
+The core contains the Tensor and its autograd, the Module API, the plugin
 registry and the Trainer. Layers, optimizers, datasets and plots come from
 plugin distributions that register by entry point and load on first use.
 """

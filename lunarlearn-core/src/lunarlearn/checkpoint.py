@@ -1,9 +1,9 @@
 """Checkpoints: a directory of JSON and safetensors files.
 
-``config.json`` holds the run's config (component names and plain values)
-and JSON state such as the epoch; ``model.safetensors`` holds the weights and
-buffers, and ``optimizer.safetensors`` with ``optimizer.json`` the optimizer
-state when saved. Neither format can run code when loaded. A checkpoint is
+``config.json`` contains the run's config (component names and plain values)
+and JSON state such as the epoch. ``model.safetensors`` contains the weights
+and buffers, and ``optimizer.safetensors`` with ``optimizer.json`` the
+optimizer state when saved. Neither format can run code when loaded. A checkpoint is
 written into a temporary directory that then replaces the old one, so a crash
 never leaves a half-written checkpoint. A crash between moving the old one
 aside and moving the new one in leaves the old one as ``.<name>.old``, which
@@ -31,7 +31,7 @@ FORMAT_VERSION = 1
 
 @dataclass
 class Checkpoint:
-    """What :func:`load_checkpoint` read from a checkpoint directory."""
+    """The contents of a checkpoint directory, as :func:`load_checkpoint` read them."""
 
     path: Path
     config: dict

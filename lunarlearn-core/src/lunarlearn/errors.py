@@ -18,7 +18,7 @@ class PluginError(LunarLearnError):
 
 
 class CheckpointError(LunarLearnError):
-    """A checkpoint directory is missing files or holds inconsistent data."""
+    """A checkpoint directory is missing files or contains inconsistent data."""
 
 
 class LunarLearnWarning(UserWarning):

@@ -442,7 +442,7 @@ class Tanh(Function):
 
 class Sigmoid(Function):
     def forward(self, a):
-        # 0.5 * (1 + tanh(a / 2)) equals 1 / (1 + exp(-a)) and never overflows.
+        # 0.5 * (1 + tanh(a / 2)) equals 1 / (1 + exp(-a)), and tanh cannot overflow.
         xp = backend.get_array_module(a)
         self.out = xp.tanh(a * 0.5)
         self.out += 1

@@ -5,10 +5,10 @@ class Metric:
     """A figure accumulated over batches, such as accuracy.
 
     The Trainer calls :meth:`reset` at the start of each epoch and of each
-    validation pass, :meth:`update` after each batch with the model output and
-    the targets as raw arrays, and :meth:`result` for the figure so far: at the
-    end, and after each batch while a progress bar or a batch_end hook shows
-    the running figures.
+    validation pass, and :meth:`update` after each batch with the model output
+    and the targets as raw arrays. It calls :meth:`result` at the end, and also
+    after each batch while a progress bar or a batch_end hook shows the
+    running figures.
     """
 
     #: Key under which the figure appears in the history (``val_`` + name for

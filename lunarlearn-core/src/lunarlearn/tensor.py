@@ -38,7 +38,7 @@ class Tensor:
     """An n-dimensional array that records operations for differentiation.
 
     ``data`` is a NumPy or CuPy array. ``grad`` is an array of the same shape
-    (not a Tensor), or None before the first backward pass; treat it as
+    (not a Tensor), or None before the first backward pass. Treat it as
     read-only, because one gradient array may be shared by several tensors.
     """
 

@@ -331,7 +331,9 @@ class Trainer:
         """Rebuild a configured Trainer and load the weights saved at ``path``."""
         saved = checkpoint.load_checkpoint(path)
         if not saved.config:
-            raise ConfigError(f"{saved.path} holds no config to rebuild the run from")
+            raise ConfigError(
+                f"{saved.path} has no saved config to rebuild the run from"
+            )
         trainer = cls.from_config(saved.config, overrides=overrides)
         trainer.model.load_state_dict(saved.weights)
         if saved.optimizer is not None:
