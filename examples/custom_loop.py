@@ -21,7 +21,7 @@ def main():
     train, val = split_tail(Digits(), 0.2)
     loader = DataLoader(train, batch_size=32, shuffle=True, seed=0)
     model = MLP()
-    # Build the lazy layers, so that the optimizer sees their parameters.
+    # Build the lazy layers, so that the optimizer gets their parameters.
     model(ll.Tensor(train[:1][0]))
     loss_fn = CrossEntropy()
     optimizer = Adam(model.parameters(), lr=1e-3)

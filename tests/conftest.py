@@ -18,7 +18,7 @@ def _mnist_candidates():
 
 @pytest.fixture(scope="session")
 def mnist_root():
-    """A data directory whose mnist/ folder holds the MNIST test split.
+    """A data directory whose mnist/ folder contains the MNIST test split.
 
     Tests that use it are skipped when no such directory exists.
     """

@@ -134,10 +134,10 @@ def hide_distribution(monkeypatch, name):
     """Make importlib.metadata report the distribution ``name`` as missing."""
     real = registry.metadata.distribution
 
-    def distribution(wanted):
-        if wanted == name:
-            raise registry.metadata.PackageNotFoundError(wanted)
-        return real(wanted)
+    def distribution(requested):
+        if requested == name:
+            raise registry.metadata.PackageNotFoundError(requested)
+        return real(requested)
 
     monkeypatch.setattr(registry.metadata, "distribution", distribution)
 

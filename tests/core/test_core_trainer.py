@@ -41,6 +41,18 @@ def digits_config(epochs=3, **top):
     return config
 
 
+def dense_trainer(in_features, units, **options):
+    """A Trainer over one built dense layer, cross-entropy and SGD."""
+    model = Sequential([{"type": "dense", "units": units}])
+    model(Tensor(np.zeros((1, in_features), dtype=np.float32)))
+    return Trainer(
+        model,
+        registry.create("losses", "cross_entropy"),
+        registry.create("optimizers", "sgd", model.parameters()),
+        **options,
+    )
+
+
 @pytest.fixture(scope="module")
 def digits_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("digits") / "run"
@@ -157,14 +169,7 @@ def test_from_config_is_reproducible(tmp_path):
 
 
 def test_run_without_config_raises(tmp_path):
-    model = Sequential([{"type": "dense", "units": 10}])
-    model(Tensor(np.zeros((1, 64), dtype=np.float32)))
-    trainer = Trainer(
-        model,
-        registry.create("losses", "cross_entropy"),
-        registry.create("optimizers", "sgd", model.parameters()),
-        out=tmp_path,
-    )
+    trainer = dense_trainer(64, 10, out=tmp_path)
     with pytest.raises(ConfigError, match="from_config"):
         trainer.run()
 
@@ -220,15 +225,8 @@ def test_non_finite_loss_stops_training(tmp_path):
     x = np.ones((8, 4), dtype=np.float32)
     x[5, 2] = np.inf
     loader = DataLoader(ArrayDataset(x, np.arange(8) % 2), batch_size=4, prefetch=0)
-    model = Sequential([{"type": "dense", "units": 2}])
-    model(Tensor(np.zeros((1, 4), dtype=np.float32)))
-    trainer = Trainer(
-        model,
-        registry.create("losses", "cross_entropy"),
-        registry.create("optimizers", "sgd", model.parameters()),
-        out=tmp_path,
-        progress=False,
-    )
+    trainer = dense_trainer(4, 2, out=tmp_path, progress=False)
+    model = trainer.model
     with pytest.raises(FloatingPointError, match="epoch 1, batch 2"):
         trainer.fit(loader, epochs=1)
     assert trainer.history.epochs == 0
@@ -368,14 +366,8 @@ def test_sequential_fit_with_dataloaders():
 
 
 def test_evaluate_keeps_training_mode():
-    model = Sequential([{"type": "dense", "units": 10}])
-    model(Tensor(np.zeros((1, 64), dtype=np.float32)))
-    trainer = Trainer(
-        model,
-        registry.create("losses", "cross_entropy"),
-        registry.create("optimizers", "sgd", model.parameters()),
-        progress=False,
-    )
+    trainer = dense_trainer(64, 10, progress=False)
+    model = trainer.model
     digits = Digits()
     loader = DataLoader(ArrayDataset(digits.x[:64], digits.y[:64]), batch_size=32)
     model.eval()

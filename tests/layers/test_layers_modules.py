@@ -32,8 +32,8 @@ def test_dropout_statistics():
     out = layer(x)
     zero_share = float((out.data == 0).mean())
     assert abs(zero_share - 0.3) < 0.005
-    kept = out.data[out.data != 0]
-    np.testing.assert_allclose(kept, 1 / 0.7, rtol=1e-6)
+    surviving = out.data[out.data != 0]
+    np.testing.assert_allclose(surviving, 1 / 0.7, rtol=1e-6)
     assert abs(out.data.mean() - 1.0) < 0.01
     assert out.dtype == np.float32
 

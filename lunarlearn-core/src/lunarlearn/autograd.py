@@ -187,7 +187,7 @@ def backward(root, grad, retain_graph=False):
 
     pending = {root._creator: grad}
     # A leaf used by several functions gets the sum of their gradients before
-    # its hooks run, so a hook sees the leaf's whole gradient once per pass.
+    # its hooks run, so a hook receives the leaf's whole gradient once per pass.
     leaf_grads = {}
     for function in _topological_order(root._creator):
         grad = pending.pop(function, None)

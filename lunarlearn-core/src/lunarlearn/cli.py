@@ -68,10 +68,10 @@ def _eval(args):
 
     trainer = Trainer.from_checkpoint(args.run_dir, overrides=args.set)
     data = trainer.val_data if trainer.val_data is not None else trainer.train_data
-    which = "validation" if trainer.val_data is not None else "training"
+    split_name = "validation" if trainer.val_data is not None else "training"
     logs = trainer.evaluate(data)
     figures = "  ".join(f"{name}: {value:.4f}" for name, value in logs.items())
-    print(f"{which} data ({len(data.dataset)} samples): {figures}")
+    print(f"{split_name} data ({len(data.dataset)} samples): {figures}")
     return 0
 
 

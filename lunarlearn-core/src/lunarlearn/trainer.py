@@ -376,6 +376,7 @@ def _as_input(x):
 
 
 def _build_data(config):
+    """Build the training and validation loaders that the [data] section names."""
     try:
         import lunarlearn_data
     except ImportError:
@@ -383,6 +384,7 @@ def _build_data(config):
             "the [data] section needs lunarlearn-data; install it with "
             "pip install 'lunarlearn[data]'"
         ) from None
+
     data = config["data"]
     options = dict(data.get("options") or {})
     dataset = registry.create("datasets", {"type": data["dataset"], **options})
@@ -390,6 +392,7 @@ def _build_data(config):
         raise ConfigError(
             f"dataset {data['dataset']!r} has no labels (y), which training needs"
         )
+
     split = data["validation_split"]
     if split and data["split_shuffle"]:
         order = np.random.default_rng(config["seed"]).permutation(len(dataset))
@@ -398,11 +401,13 @@ def _build_data(config):
         train, val = lunarlearn_data.split_tail(dataset, split)
     else:
         train, val = dataset, None
+
     if data["drop_last"] and len(train) < data["batch_size"]:
         raise ConfigError(
             f"data.batch_size {data['batch_size']} is larger than the "
             f"{len(train)} training samples, so drop_last leaves no batch"
         )
+
     train_loader = lunarlearn_data.DataLoader(
         train,
         batch_size=data["batch_size"],

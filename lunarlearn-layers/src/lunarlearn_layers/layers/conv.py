@@ -74,8 +74,8 @@ class Conv2dFunction(Function):
     ``(top, bottom, left, right)``.
 
     The forward pass copies each of the kh * kw shifted views of the padded
-    input into one column array of shape (N, C * kh * kw, Ho * Wo) and
-    multiplies it by the kernel matrix (F, C * kh * kw) in one batched matmul.
+    input into one column array of shape (N, C * kh * kw, Ho * Wo). One
+    batched matmul multiplies it by the kernel matrix (F, C * kh * kw).
     The input gradient takes the same kh * kw steps back: each offset's share,
     ``weight[:, :, i, j].T @ grad``, is added into the padded input positions
     that the offset read.

@@ -24,13 +24,14 @@ class MaxPool2dFunction(Function):
     order, as in PyTorch. Where a window contains NaN the output is NaN, but
     its gradient may go to another element of the window.
 
-    There are three paths. When the windows tile the input exactly (stride
-    equal to the pool size, no padding, sizes divisible), 2x2 windows take two
-    pairwise maxima (see :func:`_max_pool_2x2`), and other sizes keep a running
-    maximum over the ph * pw window offsets, each offset a view from a reshape
-    of ``x``. In both tiling paths the backward pass writes each input element
-    once instead of adding into a zeroed array. Otherwise the general path keeps
-    the running maximum over strided views of the padded input.
+    There are three paths. Two of them serve windows that tile the input
+    exactly (stride equal to the pool size, no padding, sizes divisible).
+    There, 2x2 windows take two pairwise maxima (see :func:`_max_pool_2x2`).
+    Other sizes keep a running maximum over the ph * pw window offsets, each
+    offset a view from a reshape of ``x``. In both tiling paths the backward
+    pass writes each input element once instead of adding into a zeroed
+    array. Otherwise the general path keeps the running maximum over strided
+    views of the padded input.
     """
 
     def forward(self, x, pool_size=(2, 2), stride=(2, 2), padding=(0, 0)):
@@ -116,7 +117,7 @@ def _max_pool_2x2(x, track=True):
     """Max-pool (N, C, H, W) over 2x2 tiles as two pairwise maxima.
 
     The first maximum is taken over horizontal pairs, the second over the
-    vertical pairs of those results; this reads memory in order, unlike four
+    vertical pairs of those results. This reads memory in order, unlike four
     strided views. Returns the output and, with ``track``, the two boolean
     arrays that the backward pass needs: true where the right, then the lower,
     element won. Ties keep the left and upper element, so the gradient goes to
